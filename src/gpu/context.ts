@@ -1,0 +1,368 @@
+import { DeviceLostError, KernelInputError } from './errors';
+import { PipelineCache } from './pipelines';
+import { BufferPool } from './pool';
+import { Profiler, type ProfilerMode } from './profiler';
+import type { Defines } from './preprocess';
+import { BYTES_PER_ELEMENT, elementCount, formatShape, storageBytes, Tensor, type DType } from './tensor';
+
+/** Optional WebGPU features the kernels can use. */
+export interface GpuFeatures {
+  shaderF16: boolean;
+  subgroups: boolean;
+  timestampQuery: boolean;
+}
+
+/** What a caller may want to show about the adapter. */
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  features: GpuFeatures;
+  limits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    maxComputeWorkgroupStorageSize: number;
+    maxComputeInvocationsPerWorkgroup: number;
+    maxComputeWorkgroupsPerDimension: number;
+    maxStorageBuffersPerShaderStage: number;
+  };
+}
+
+/** A storage binding: a whole buffer or a byte range of it. */
+export type BufferBinding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+export interface DispatchSpec {
+  kernel: string;
+  pipeline: GPUComputePipeline;
+  /**
+   * binding index → buffer; must match the bindings the compiled variant actually uses.
+   * Undefined entries are skipped (bindings a variant compiles out).
+   */
+  bindings: Readonly<Record<number, BufferBinding | undefined>>;
+  /** Uniform bytes bound at `uniformBinding` (default 0). */
+  uniforms?: ArrayBufferView;
+  uniformBinding?: number;
+  workgroups: readonly [number, number?, number?];
+}
+
+export const STORAGE_USAGE =
+  GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+type TypedArrayFor<D extends DType> = D extends 'f32'
+  ? Float32Array
+  : D extends 'u32'
+    ? Uint32Array
+    : D extends 'i32'
+      ? Int32Array
+      : Uint16Array;
+
+/**
+ * One WebGPU device and everything kernels need around it: buffer pool, pipeline cache,
+ * command batching (dispatches are recorded into one encoder and submitted together on
+ * flush(), so a whole forward pass is a handful of submits), readback, profiling and
+ * device-lost detection. Works the same with navigator.gpu (page or worker) and with the
+ * `webgpu` package in Node.
+ */
+export class GpuContext {
+  readonly pipelines: PipelineCache;
+  readonly pool: BufferPool;
+  /** Uncaptured validation / out-of-memory errors, newest last (see assertNoErrors). */
+  readonly uncapturedErrors: string[] = [];
+  private lostError: DeviceLostError | null = null;
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private pendingUniforms: GPUBuffer[] = [];
+  private recordedCommands = 0;
+  private profiler: Profiler | null = null;
+  private profilerReads: Promise<void>[] = [];
+  /** Largest byte range bound to one storage binding (the device limit unless lowered for tests). */
+  readonly maxBindingBytes: number;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly adapter: AdapterSummary,
+    options: { maxBindingBytes?: number } = {},
+  ) {
+    this.pipelines = new PipelineCache(device);
+    this.pool = new BufferPool(device);
+    this.maxBindingBytes = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      options.maxBindingBytes ?? Number.POSITIVE_INFINITY,
+    );
+    void device.lost.then((info) => {
+      this.lostError = new DeviceLostError(info.reason, info.message);
+    });
+    device.addEventListener('uncapturederror', (event) => {
+      const e = (event as GPUUncapturedErrorEvent).error;
+      this.uncapturedErrors.push(e.message);
+      if (this.uncapturedErrors.length > 100) this.uncapturedErrors.shift();
+    });
+  }
+
+  get features(): GpuFeatures {
+    return this.adapter.features;
+  }
+
+  get isLost(): boolean {
+    return this.lostError !== null;
+  }
+
+  /** Throws DeviceLostError if the device is gone; call before work the caller could redo. */
+  assertAlive(): void {
+    if (this.lostError) throw this.lostError;
+  }
+
+  /** Throws if WebGPU reported validation errors since the last call (tests and debugging). */
+  assertNoErrors(): void {
+    if (this.uncapturedErrors.length > 0) {
+      const errors = this.uncapturedErrors.splice(0);
+      throw new Error(`WebGPU reported ${errors.length} error(s): ${errors.join(' | ')}`);
+    }
+  }
+
+  // ---- tensors ----------------------------------------------------------------------------
+
+  /** A new tensor with undefined contents. */
+  empty(shape: readonly number[], dtype: DType, label = ''): Tensor {
+    this.assertAlive();
+    const bytes = storageBytes(elementCount(shape), dtype);
+    if (bytes > this.device.limits.maxBufferSize) {
+      throw new KernelInputError(
+        'alloc',
+        `${label || 'tensor'}${formatShape(shape)} ${dtype} needs ${bytes} bytes, over maxBufferSize ${this.device.limits.maxBufferSize}`,
+      );
+    }
+    return new Tensor(this, this.pool.acquire(bytes, STORAGE_USAGE, label), shape, dtype, label);
+  }
+
+  /** Upload data as a new tensor. f16 data is given as raw half bits (Uint16Array). */
+  upload<D extends DType>(data: TypedArrayFor<D>, shape: readonly number[], dtype: D, label = ''): Tensor {
+    const count = elementCount(shape);
+    if (data.length !== count) {
+      throw new KernelInputError('upload', `${label || 'tensor'}${formatShape(shape)} expects ${count} elements, got ${data.length}`);
+    }
+    const t = this.empty(shape, dtype, label);
+    this.write(t, data);
+    return t;
+  }
+
+  /** Overwrite a tensor's contents from the CPU (flushes pending work first to keep order). */
+  write(t: Tensor, data: ArrayBufferView, elementOffset = 0): void {
+    this.assertAlive();
+    if (this.recordedCommands > 0) this.flush();
+    const byteOffset = elementOffset * BYTES_PER_ELEMENT[t.dtype];
+    if (byteOffset % 4 !== 0) throw new Error(`write: offset ${byteOffset} bytes is not a multiple of 4`);
+    if (byteOffset + data.byteLength > t.buffer.size) {
+      throw new Error(`write: ${data.byteLength} bytes at ${byteOffset} overflow ${t.describe()}`);
+    }
+    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4 !== 0) {
+      // writeBuffer wants whole words: pad the odd f16 tail with zero.
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      bytes = padded;
+    }
+    this.device.queue.writeBuffer(t.buffer, byteOffset, bytes as Uint8Array<ArrayBuffer>, 0, bytes.byteLength);
+  }
+
+  /** Fill a tensor with a 32-bit pattern (e.g. NaN bits) so unwritten elements show up. */
+  fill(t: Tensor, word: number): void {
+    const words = new Uint32Array(t.byteLength / 4).fill(word >>> 0);
+    this.write(t, words);
+  }
+
+  /** Read a tensor back to the CPU. f16 comes back as raw half bits (Uint16Array). */
+  async read<D extends DType>(t: Tensor & { dtype: D }): Promise<TypedArrayFor<D>>;
+  async read(t: Tensor): Promise<Float32Array | Uint32Array | Int32Array | Uint16Array>;
+  async read(t: Tensor): Promise<Float32Array | Uint32Array | Int32Array | Uint16Array> {
+    this.assertAlive();
+    const bytes = t.byteLength;
+    const staging = this.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(t.buffer, 0, staging, 0, bytes);
+    this.recordedCommands++;
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, bytes);
+    } catch (e) {
+      this.assertAlive();
+      throw e;
+    }
+    const copy = staging.getMappedRange(0, bytes).slice(0);
+    staging.unmap();
+    this.pool.release(staging);
+    switch (t.dtype) {
+      case 'f32':
+        return new Float32Array(copy, 0, t.size);
+      case 'u32':
+        return new Uint32Array(copy, 0, t.size);
+      case 'i32':
+        return new Int32Array(copy, 0, t.size);
+      case 'f16':
+        return new Uint16Array(copy, 0, t.size);
+    }
+  }
+
+  /** Copy `bytes` between buffers inside the current batch (e.g. appending K/V to a cache). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.assertAlive();
+    if (bytes === 0) return;
+    if (srcOffset % 4 || dstOffset % 4 || bytes % 4) {
+      throw new Error(`copy: offsets and size must be multiples of 4 (got ${srcOffset}, ${dstOffset}, ${bytes})`);
+    }
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.recordedCommands++;
+  }
+
+  // ---- dispatch and batching ----------------------------------------------------------------
+
+  /**
+   * The binding for a tensor's data (not the whole pooled buffer), checked against the
+   * device's storage-binding limit so an oversized input fails with a clear message.
+   */
+  bind(kernel: string, t: Tensor): BufferBinding {
+    if (t.isDisposed) throw new KernelInputError(kernel, `${t.describe()} was disposed`);
+    if (t.ctx !== this) throw new KernelInputError(kernel, `${t.describe()} belongs to another device`);
+    if (t.byteLength > this.maxBindingBytes) {
+      throw new KernelInputError(
+        kernel,
+        `${t.describe()} is ${t.byteLength} bytes, over the device's storage binding limit of ${this.maxBindingBytes} bytes`,
+      );
+    }
+    return { buffer: t.buffer, offset: 0, size: t.byteLength };
+  }
+
+  pipeline(kernel: string, source: string, defines: Defines = {}): GPUComputePipeline {
+    this.assertAlive();
+    return this.pipelines.get(kernel, source, defines);
+  }
+
+  /** Record one dispatch into the current batch. */
+  dispatch(spec: DispatchSpec): void {
+    this.assertAlive();
+    const entries: GPUBindGroupEntry[] = [];
+    if (spec.uniforms) {
+      const u = this.pool.acquire(spec.uniforms.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, 'uniforms');
+      const bytes = new Uint8Array(spec.uniforms.buffer, spec.uniforms.byteOffset, spec.uniforms.byteLength);
+      this.device.queue.writeBuffer(u, 0, bytes as Uint8Array<ArrayBuffer>);
+      this.pendingUniforms.push(u);
+      entries.push({ binding: spec.uniformBinding ?? 0, resource: { buffer: u, size: spec.uniforms.byteLength } });
+    }
+    for (const [index, b] of Object.entries(spec.bindings)) {
+      if (!b) continue;
+      const resource = isGpuBuffer(b) ? { buffer: b } : b;
+      entries.push({ binding: Number(index), resource });
+    }
+    const bindGroup = this.device.createBindGroup({
+      layout: spec.pipeline.getBindGroupLayout(0),
+      entries,
+    });
+    const [x, y = 1, z = 1] = spec.workgroups;
+    if (x === 0 || y === 0 || z === 0) return;
+    const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxDim || y > maxDim || z > maxDim) {
+      throw new KernelInputError(spec.kernel, `dispatch ${x}×${y}×${z} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`);
+    }
+    let pass: GPUComputePassEncoder;
+    const timestamps = this.profiler?.nextPassTimestamps(spec.kernel);
+    if (timestamps || this.profiler) {
+      this.endPass();
+      pass = this.commandEncoder().beginComputePass({ label: spec.kernel, timestampWrites: timestamps });
+    } else {
+      pass = this.computePass();
+    }
+    pass.setPipeline(spec.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.recordedCommands++;
+    if (this.profiler) {
+      pass.end();
+      if (this.profiler.mode === 'wall') this.timeAlone(spec.kernel);
+    }
+  }
+
+  /** Submit everything recorded so far. Cheap when nothing is pending. */
+  flush(): void {
+    this.assertAlive();
+    if (!this.encoder) return;
+    this.endPass();
+    const read = this.profiler?.resolve(this.encoder);
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.recordedCommands = 0;
+    for (const u of this.pendingUniforms.splice(0)) this.pool.release(u);
+    this.pool.onSubmitted();
+    if (read) this.profilerReads.push(read());
+  }
+
+  /** Submit and wait until the GPU has finished all of it. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    this.assertAlive();
+  }
+
+  // ---- profiling ------------------------------------------------------------------------------
+
+  /** Start collecting per-kernel times; 'timestamp' needs the timestamp-query feature. */
+  startProfiling(mode: ProfilerMode = this.features.timestampQuery ? 'timestamp' : 'wall'): void {
+    this.flush();
+    this.profiler?.destroy();
+    this.profiler = new Profiler(this.device, mode);
+  }
+
+  /** Stop profiling and return per-kernel totals, slowest first. */
+  async stopProfiling(): Promise<ReturnType<Profiler['report']>> {
+    await this.sync();
+    await Promise.all(this.profilerReads.splice(0));
+    const report = this.profiler?.report() ?? [];
+    this.profiler?.destroy();
+    this.profiler = null;
+    return report;
+  }
+
+  /** Wall-clock mode: submit this dispatch alone; the time includes queueing behind earlier work. */
+  private timeAlone(label: string): void {
+    const start = performance.now();
+    this.flush();
+    const profiler = this.profiler!;
+    this.profilerReads.push(
+      this.device.queue.onSubmittedWorkDone().then(() => profiler.add(label, performance.now() - start)),
+    );
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+    return this.encoder;
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass();
+    return this.pass;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Release pooled buffers and pipelines' device. The context is unusable afterwards. */
+  destroy(): void {
+    this.encoder = null;
+    this.pass = null;
+    this.pool.trim();
+    this.profiler?.destroy();
+    this.device.destroy();
+  }
+}
+
+function isGpuBuffer(b: unknown): b is GPUBuffer {
+  return typeof b === 'object' && b !== null && 'mapAsync' in b;
+}

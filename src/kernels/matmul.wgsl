@@ -1,0 +1,111 @@
+// Y[m, yOffset + n] = sum_k X[m, k] * W[n, k] (+ B[yOffset + n])
+// X: f32 [M, K] row-major. W: [N, K] row-major (a PyTorch nn.Linear weight), f32, packed f16
+// (two halves per u32 word, read with unpack2x16float, no shader-f16 needed) or native f16.
+// When a weight is larger than one storage binding, the dispatcher binds it in row slices and
+// runs this kernel once per slice with yOffset = the slice's first row.
+//
+// Tiled path: a 16×16 workgroup computes a 64×64 output tile, each thread a 4×4 register
+// block, stepping K by 16 through workgroup memory.
+#ifdef NATIVE_F16
+enable f16;
+#endif
+
+struct Params {
+  M: u32,
+  N: u32,        // rows of this weight slice = output columns written by this dispatch
+  K: u32,
+  yStride: u32,  // columns of Y
+  yOffset: u32,  // first column of Y (and of B) this dispatch writes
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+#ifdef W_F16
+#ifdef NATIVE_F16
+@group(0) @binding(2) var<storage, read> W: array<f16>;
+#else
+@group(0) @binding(2) var<storage, read> W: array<u32>;
+#endif
+#else
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+#endif
+#ifdef HAS_BIAS
+@group(0) @binding(3) var<storage, read> B: array<f32>;
+#endif
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+
+fn loadW(i: u32) -> f32 {
+#ifdef W_F16
+#ifdef NATIVE_F16
+  return f32(W[i]);
+#else
+  let pair = unpack2x16float(W[i >> 1u]);
+  return select(pair.x, pair.y, (i & 1u) == 1u);
+#endif
+#else
+  return W[i];
+#endif
+}
+
+fn bias(n: u32) -> f32 {
+#ifdef HAS_BIAS
+  return B[p.yOffset + n];
+#else
+  return 0.0;
+#endif
+}
+
+const TS: u32 = 64u;   // output tile edge
+const TK: u32 = 16u;   // K step
+
+var<workgroup> Xs: array<f32, 1024>;  // [TK][TS]
+var<workgroup> Ws: array<f32, 1024>;  // [TK][TS]
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let m0 = wid.y * TS;
+  let n0 = wid.x * TS;
+  let tid = lid.y * 16u + lid.x;
+  var acc: array<array<f32, 4>, 4>;
+  for (var k0 = 0u; k0 < p.K; k0 += TK) {
+    for (var i = 0u; i < 4u; i++) {
+      let e = tid + i * 256u;
+      let r = e / TK;
+      let c = e % TK;
+      let gk = k0 + c;
+      let gm = m0 + r;
+      let gn = n0 + r;
+      var xv = 0.0;
+      if (gm < p.M && gk < p.K) { xv = X[gm * p.K + gk]; }
+      Xs[c * TS + r] = xv;
+      var wv = 0.0;
+      if (gn < p.N && gk < p.K) { wv = loadW(gn * p.K + gk); }
+      Ws[c * TS + r] = wv;
+    }
+    workgroupBarrier();
+    for (var kk = 0u; kk < TK; kk++) {
+      var xr: array<f32, 4>;
+      var wr: array<f32, 4>;
+      for (var i = 0u; i < 4u; i++) {
+        xr[i] = Xs[kk * TS + lid.y + 16u * i];
+        wr[i] = Ws[kk * TS + lid.x + 16u * i];
+      }
+      for (var i = 0u; i < 4u; i++) {
+        for (var j = 0u; j < 4u; j++) {
+          acc[i][j] = fma(xr[i], wr[j], acc[i][j]);
+        }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + lid.y + 16u * i;
+    if (m >= p.M) { continue; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + lid.x + 16u * j;
+      if (n < p.N) {
+        Y[m * p.yStride + p.yOffset + n] = acc[i][j] + bias(n);
+      }
+    }
+  }
+}

@@ -1,0 +1,108 @@
+// Matrix-vector path of matmul for decode (M ≤ MAX_M rows, usually 1):
+// Y[m, yOffset + n] = sum_k X[m, k] * W[n, k] (+ B[yOffset + n]).
+// One workgroup of 64 threads per output column n: each thread strides over K, then a tree
+// reduction in workgroup memory. Memory-bound: every weight is read once per token.
+// Same weight formats and slicing as matmul.wgsl.
+#ifdef NATIVE_F16
+enable f16;
+#endif
+
+struct Params {
+  M: u32,
+  N: u32,
+  K: u32,
+  yStride: u32,
+  yOffset: u32,
+  groupsX: u32,  // workgroups along x (the grid may be 2-D when N is large)
+}
+
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> X: array<f32>;
+#ifdef W_F16
+#ifdef NATIVE_F16
+@group(0) @binding(2) var<storage, read> W: array<f16>;
+#else
+@group(0) @binding(2) var<storage, read> W: array<u32>;
+#endif
+#else
+@group(0) @binding(2) var<storage, read> W: array<f32>;
+#endif
+#ifdef HAS_BIAS
+@group(0) @binding(3) var<storage, read> B: array<f32>;
+#endif
+@group(0) @binding(4) var<storage, read_write> Y: array<f32>;
+
+const WG: u32 = 64u;
+const MAX_M: u32 = 8u;
+
+var<workgroup> partial: array<f32, 512>;  // [MAX_M][WG]
+
+fn loadW(i: u32) -> f32 {
+#ifdef W_F16
+#ifdef NATIVE_F16
+  return f32(W[i]);
+#else
+  let pair = unpack2x16float(W[i >> 1u]);
+  return select(pair.x, pair.y, (i & 1u) == 1u);
+#endif
+#else
+  return W[i];
+#endif
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
+  let n = wid.x + wid.y * p.groupsX;
+  if (n >= p.N) { return; }  // uniform per workgroup, so barriers below stay uniform
+  let t = lid.x;
+  var acc: array<f32, MAX_M>;
+  let row = n * p.K;
+#ifdef W_F16
+#ifdef NATIVE_F16
+  for (var k = t; k < p.K; k += WG) {
+    let w = loadW(row + k);
+    for (var m = 0u; m < p.M; m++) { acc[m] = fma(X[m * p.K + k], w, acc[m]); }
+  }
+#else
+  if ((p.K & 1u) == 0u) {
+    // Even K: every row starts on a word boundary, so read two halves per load.
+    let words = p.K / 2u;
+    let base = row / 2u;
+    for (var k2 = t; k2 < words; k2 += WG) {
+      let w = unpack2x16float(W[base + k2]);
+      for (var m = 0u; m < p.M; m++) {
+        let xi = m * p.K + 2u * k2;
+        acc[m] = fma(X[xi], w.x, fma(X[xi + 1u], w.y, acc[m]));
+      }
+    }
+  } else {
+    for (var k = t; k < p.K; k += WG) {
+      let w = loadW(row + k);
+      for (var m = 0u; m < p.M; m++) { acc[m] = fma(X[m * p.K + k], w, acc[m]); }
+    }
+  }
+#endif
+#else
+  for (var k = t; k < p.K; k += WG) {
+    let w = W[row + k];
+    for (var m = 0u; m < p.M; m++) { acc[m] = fma(X[m * p.K + k], w, acc[m]); }
+  }
+#endif
+  for (var m = 0u; m < MAX_M; m++) { partial[m * WG + t] = acc[m]; }
+  workgroupBarrier();
+  for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
+    if (t < stride) {
+      for (var m = 0u; m < MAX_M; m++) {
+        partial[m * WG + t] += partial[m * WG + t + stride];
+      }
+    }
+    workgroupBarrier();
+  }
+  if (t < p.M) {
+    var b = 0.0;
+#ifdef HAS_BIAS
+    b = B[p.yOffset + n];
+#endif
+    Y[t * p.yStride + p.yOffset + n] = partial[t * WG] + b;
+  }
+}

@@ -1,0 +1,60 @@
+import { playwright } from '@vitest/browser-playwright';
+import { defineConfig } from 'vitest/config';
+
+// Flags for Debian's Chromium on a machine without a GPU: WebGPU on SwiftShader needs
+// --enable-unsafe-webgpu; the rest keep a closed network quiet.
+export const chromiumArgs = [
+  '--no-sandbox',
+  '--enable-unsafe-webgpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'gpu-node',
+          include: ['test/gpu/**/*.test.ts'],
+          setupFiles: ['test/setup/node-gpu.ts'],
+          pool: 'forks',
+          // lavapipe uses both cores for one kernel; parallel files only contend.
+          fileParallelism: false,
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'gpu-browser',
+          include: ['test/gpu/**/*.test.ts', 'test/browser/**/*.test.ts'],
+          // SwiftShader has no GPU watchdog: a runaway kernel hangs the page, so every test
+          // and hook has a timeout.
+          testTimeout: 180_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
+          browser: {
+            enabled: true,
+            headless: true,
+            provider: playwright({
+              launchOptions: { executablePath: chromiumPath, args: chromiumArgs },
+            }),
+            instances: [{ browser: 'chromium' }],
+          },
+        },
+      },
+    ],
+  },
+});
