@@ -287,7 +287,11 @@ export class GpuContext {
   /** Submit everything recorded so far. Cheap when nothing is pending. */
   flush(): void {
     this.assertAlive();
-    if (!this.encoder) return;
+    if (!this.encoder) {
+      // Nothing recorded and unsubmitted can still read released buffers: reuse them now.
+      this.pool.onSubmitted();
+      return;
+    }
     this.endPass();
     const read = this.profiler?.resolve(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
