@@ -52,11 +52,20 @@ export class Tensor {
     return this.disposed;
   }
 
+  protected markDisposed(): boolean {
+    if (this.disposed) return false;
+    this.disposed = true;
+    return true;
+  }
+
   describe(): string {
     return `${this.label || 'tensor'}${formatShape(this.shape)} ${this.dtype}`;
   }
 
-  /** A view of the same buffer with another shape of the same element count (no copy). */
+  /**
+   * The same buffer with another shape of the same element count (no copy). The view shares
+   * ownership: disposing either the view or the original releases the buffer once.
+   */
   reshape(shape: readonly number[]): Tensor {
     if (elementCount(shape) !== this.size) {
       throw new Error(`cannot reshape ${this.describe()} to ${formatShape(shape)}`);
@@ -65,16 +74,22 @@ export class Tensor {
   }
 
   dispose(): void {
-    if (this.disposed) return;
-    this.disposed = true;
-    this.ctx.pool.release(this.buffer);
+    if (this.markDisposed()) this.ctx.pool.release(this.buffer);
   }
 }
 
-/** A reshaped alias; disposing it does nothing (the owner frees the buffer). */
+/** A reshaped alias sharing its owner's buffer and lifetime. */
 class TensorView extends Tensor {
-  constructor(owner: Tensor, shape: readonly number[]) {
+  constructor(
+    private readonly owner: Tensor,
+    shape: readonly number[],
+  ) {
     super(owner.ctx, owner.buffer, shape, owner.dtype, owner.label);
   }
-  override dispose(): void {}
+  override get isDisposed(): boolean {
+    return this.owner.isDisposed;
+  }
+  override dispose(): void {
+    this.owner.dispose();
+  }
 }
