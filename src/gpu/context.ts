@@ -47,8 +47,10 @@ export interface DispatchSpec {
   workgroups: readonly [number, number?, number?];
 }
 
-export const STORAGE_USAGE =
-  GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+/** Usage of tensor buffers. A function: in Node, GPUBufferUsage exists only once `webgpu` is set up. */
+export function storageUsage(): GPUBufferUsageFlags {
+  return GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+}
 
 type TypedArrayFor<D extends DType> = D extends 'f32'
   ? Float32Array
@@ -134,7 +136,7 @@ export class GpuContext {
         `${label || 'tensor'}${formatShape(shape)} ${dtype} needs ${bytes} bytes, over maxBufferSize ${this.device.limits.maxBufferSize}`,
       );
     }
-    return new Tensor(this, this.pool.acquire(bytes, STORAGE_USAGE, label), shape, dtype, label);
+    return new Tensor(this, this.pool.acquire(bytes, storageUsage(), label), shape, dtype, label);
   }
 
   /** Upload data as a new tensor. f16 data is given as raw half bits (Uint16Array). */
