@@ -16,6 +16,12 @@ const NONE: u32 = 0xffffffffu;
 var<workgroup> bestValue: array<f32, WG>;
 var<workgroup> bestIndex: array<u32, WG>;
 
+// On the bits: shader compilers may assume floats are never NaN and fold `x != x`.
+fn isNan(x: f32) -> bool {
+  let bits = bitcast<u32>(x);
+  return (bits & 0x7f800000u) == 0x7f800000u && (bits & 0x007fffffu) != 0u;
+}
+
 // Is (v, i) better than (w, j)? Invalid entries (NONE) lose; ties go to the lower index.
 fn better(v: f32, i: u32, w: f32, j: u32) -> bool {
   if (i == NONE) { return false; }
@@ -32,7 +38,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var idx = NONE;
   for (var c = t; c < p.cols; c += WG) {
     let x = X[row * p.cols + c];
-    if (x == x && better(x, c, v, idx)) {  // x == x is false only for NaN
+    if (!isNan(x) && better(x, c, v, idx)) {
       v = x;
       idx = c;
     }
