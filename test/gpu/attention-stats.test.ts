@@ -40,7 +40,8 @@ describe('attentionStats (FitPrune head-max statistics)', () => {
         selfSum,
         crossSum,
       });
-      const expected = ref.attentionStats(q, k, { ...c, capacity: c.cap, causal: true, scale: 1 / Math.sqrt(c.D) } as ref.AttentionArgs, {
+      const args: ref.AttentionArgs = { Tq: c.Tq, Hq: c.Hq, Hkv: c.Hkv, D: c.D, kvLen: c.kvLen, causal: true, scale: 1 / Math.sqrt(c.D) };
+      const expected = ref.attentionStats(q, k, args, {
         visStart: c.vis[0],
         visEnd: c.vis[1],
         selfRows: [...c.self],
