@@ -24,6 +24,7 @@ describe('argmax', () => {
       Float32Array.from({ length: cols }, (_, i) => (i === 400 ? 9 : i % 7 === 0 ? NaN : -1)),
       new Float32Array(cols).fill(NaN),
       new Float32Array(cols).fill(-Infinity),
+      Float32Array.from({ length: cols }, (_, i) => (i === cols - 1 ? 5 : 1)), // max in the last column
     ];
     const x = new Float32Array(rows.length * cols);
     rows.forEach((r, i) => x.set(r, i * cols));
@@ -32,7 +33,7 @@ describe('argmax', () => {
     const got = await readU32(ctx, out);
     expectEqualInts(got, ref.argmax(x, rows.length, cols), `seed ${rng.seed}`);
     expect(got[0]).toBe(rows[0]!.indexOf(2));
-    expect([got[1], got[2], got[3]]).toEqual([400, 0, 0]);
+    expect([got[1], got[2], got[3], got[4]]).toEqual([400, 0, 0, cols - 1]);
   });
 
   it('rejects u32 input', async () => {
