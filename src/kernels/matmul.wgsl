@@ -66,7 +66,12 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let m0 = wid.y * TS;
   let n0 = wid.x * TS;
   let tid = lid.y * 16u + lid.x;
-  var acc: array<array<f32, 4>, 4>;
+  // Four vec4 accumulators rather than a 4×4 array: dynamically indexed private arrays end
+  // up in memory on some compilers (SwiftShader), registers are what register blocking needs.
+  var acc0 = vec4<f32>(0.0);
+  var acc1 = vec4<f32>(0.0);
+  var acc2 = vec4<f32>(0.0);
+  var acc3 = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < p.K; k0 += TK) {
     for (var i = 0u; i < 4u; i++) {
       let e = tid + i * 256u;
@@ -84,28 +89,27 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     }
     workgroupBarrier();
     for (var kk = 0u; kk < TK; kk++) {
-      var xr: array<f32, 4>;
-      var wr: array<f32, 4>;
-      for (var i = 0u; i < 4u; i++) {
-        xr[i] = Xs[kk * TS + lid.y + 16u * i];
-        wr[i] = Ws[kk * TS + lid.x + 16u * i];
-      }
-      for (var i = 0u; i < 4u; i++) {
-        for (var j = 0u; j < 4u; j++) {
-          acc[i][j] = fma(xr[i], wr[j], acc[i][j]);
-        }
-      }
+      let xo = kk * TS + lid.y;
+      let wo = kk * TS + lid.x;
+      let w = vec4<f32>(Ws[wo], Ws[wo + 16u], Ws[wo + 32u], Ws[wo + 48u]);
+      acc0 = fma(vec4<f32>(Xs[xo]), w, acc0);
+      acc1 = fma(vec4<f32>(Xs[xo + 16u]), w, acc1);
+      acc2 = fma(vec4<f32>(Xs[xo + 32u]), w, acc2);
+      acc3 = fma(vec4<f32>(Xs[xo + 48u]), w, acc3);
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < 4u; i++) {
-    let m = m0 + lid.y + 16u * i;
-    if (m >= p.M) { continue; }
-    for (var j = 0u; j < 4u; j++) {
-      let n = n0 + lid.x + 16u * j;
-      if (n < p.N) {
-        Y[m * p.yStride + p.yOffset + n] = acc[i][j] + bias(n);
-      }
-    }
+  store(m0 + lid.y, n0 + lid.x, acc0);
+  store(m0 + lid.y + 16u, n0 + lid.x, acc1);
+  store(m0 + lid.y + 32u, n0 + lid.x, acc2);
+  store(m0 + lid.y + 48u, n0 + lid.x, acc3);
+}
+
+// Row m, columns n, n+16, n+32, n+48 of the output tile.
+fn store(m: u32, n: u32, v: vec4<f32>) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let col = n + 16u * j;
+    if (col < p.N) { Y[m * p.yStride + p.yOffset + col] = v[j] + bias(col); }
   }
 }

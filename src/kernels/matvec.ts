@@ -23,7 +23,7 @@ export function matvecSlice(
     pipeline: ctx.pipeline(KERNEL, source, a.defines),
     uniforms,
     bindings: { 1: a.x, 2: a.slice.binding, 3: a.bias, 4: a.y },
-    workgroups: [gx, gy],
+    workgroups: [gx, gy, a.M],
   });
 }
 

@@ -1,7 +1,8 @@
-// Matrix-vector path of matmul for decode (M ≤ MAX_M rows, usually 1):
+// Matrix-vector path of matmul for decode (M ≤ 8 rows, usually 1):
 // Y[m, yOffset + n] = sum_k X[m, k] * W[n, k] (+ B[yOffset + n]).
-// One workgroup of 64 threads per output column n: each thread strides over K, then a tree
-// reduction in workgroup memory. Memory-bound: every weight is read once per token.
+// One workgroup of 64 threads per (output column n, row m = workgroup z): each thread strides
+// over K with a scalar accumulator, then a tree reduction in workgroup memory. Memory-bound:
+// every weight is read once per token (per row when M > 1, which is rare).
 // Same weight formats and slicing as matmul.wgsl.
 #ifdef NATIVE_F16
 enable f16;
@@ -33,9 +34,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
 
 const WG: u32 = 64u;
-const MAX_M: u32 = 8u;
 
-var<workgroup> partial: array<f32, 512>;  // [MAX_M][WG]
+var<workgroup> partial: array<f32, WG>;
 
 fn loadW(i: u32) -> f32 {
 #ifdef W_F16
@@ -53,56 +53,41 @@ fn loadW(i: u32) -> f32 {
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let n = wid.x + wid.y * p.groupsX;
+  let m = wid.z;
   if (n >= p.N) { return; }  // uniform per workgroup, so barriers below stay uniform
   let t = lid.x;
-  var acc: array<f32, MAX_M>;
+  var acc = 0.0;
   let row = n * p.K;
+  let xRow = m * p.K;
 #ifdef W_F16
 #ifdef NATIVE_F16
-  for (var k = t; k < p.K; k += WG) {
-    let w = loadW(row + k);
-    for (var m = 0u; m < p.M; m++) { acc[m] = fma(X[m * p.K + k], w, acc[m]); }
-  }
+  for (var k = t; k < p.K; k += WG) { acc = fma(X[xRow + k], f32(W[row + k]), acc); }
 #else
   if ((p.K & 1u) == 0u) {
     // Even K: every row starts on a word boundary, so read two halves per load.
-    let words = p.K / 2u;
     let base = row / 2u;
-    for (var k2 = t; k2 < words; k2 += WG) {
+    for (var k2 = t; k2 < p.K / 2u; k2 += WG) {
       let w = unpack2x16float(W[base + k2]);
-      for (var m = 0u; m < p.M; m++) {
-        let xi = m * p.K + 2u * k2;
-        acc[m] = fma(X[xi], w.x, fma(X[xi + 1u], w.y, acc[m]));
-      }
+      acc = fma(X[xRow + 2u * k2], w.x, fma(X[xRow + 2u * k2 + 1u], w.y, acc));
     }
   } else {
-    for (var k = t; k < p.K; k += WG) {
-      let w = loadW(row + k);
-      for (var m = 0u; m < p.M; m++) { acc[m] = fma(X[m * p.K + k], w, acc[m]); }
-    }
+    for (var k = t; k < p.K; k += WG) { acc = fma(X[xRow + k], loadW(row + k), acc); }
   }
 #endif
 #else
-  for (var k = t; k < p.K; k += WG) {
-    let w = W[row + k];
-    for (var m = 0u; m < p.M; m++) { acc[m] = fma(X[m * p.K + k], w, acc[m]); }
-  }
+  for (var k = t; k < p.K; k += WG) { acc = fma(X[xRow + k], W[row + k], acc); }
 #endif
-  for (var m = 0u; m < MAX_M; m++) { partial[m * WG + t] = acc[m]; }
+  partial[t] = acc;
   workgroupBarrier();
   for (var stride = WG / 2u; stride > 0u; stride /= 2u) {
-    if (t < stride) {
-      for (var m = 0u; m < MAX_M; m++) {
-        partial[m * WG + t] += partial[m * WG + t + stride];
-      }
-    }
+    if (t < stride) { partial[t] += partial[t + stride]; }
     workgroupBarrier();
   }
-  if (t < p.M) {
+  if (t == 0u) {
     var b = 0.0;
 #ifdef HAS_BIAS
     b = B[p.yOffset + n];
 #endif
-    Y[t * p.yStride + p.yOffset + n] = partial[t * WG] + b;
+    Y[m * p.yStride + p.yOffset + n] = partial[0] + b;
   }
 }
