@@ -1,5 +1,6 @@
 import type { GpuContext } from '../gpu/context';
 import { KernelInputError } from '../gpu/errors';
+import weightReader from './weight-reader.wgsl?raw';
 import { BYTES_PER_ELEMENT, formatShape, type DType, type Tensor } from '../gpu/tensor';
 
 /**
@@ -138,4 +139,9 @@ export function rowSlices(ctx: GpuContext, kernel: string, t: Tensor): RowSlice[
 function gcd(a: number, b: number): number {
   while (b) [a, b] = [b, a % b];
   return a;
+}
+
+/** A kernel source with the shared weight-reading prelude (binding 2 = W, loadW()) in front. */
+export function withWeightReader(source: string): string {
+  return `${weightReader}\n${source}`;
 }

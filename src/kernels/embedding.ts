@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import { ceilDiv, check, expectDtype, outputTensor, rowSlices, Uniforms, workgroupGrid } from './common';
+import { ceilDiv, check, expectDtype, outputTensor, rowSlices, Uniforms, withWeightReader, workgroupGrid } from './common';
 import source from './embedding.wgsl?raw';
 
 const KERNEL = 'embedding';
@@ -18,7 +18,7 @@ export function embedding(ctx: GpuContext, ids: Tensor, table: Tensor, options: 
   const T = ids.shape[0]!;
   const y = outputTensor(ctx, KERNEL, [T, d], 'f32', options.out);
   const native = table.dtype === 'f16' && (options.nativeF16 ?? true) && ctx.features.shaderF16;
-  const pipeline = ctx.pipeline(KERNEL, source, { TABLE_F16: table.dtype === 'f16', NATIVE_F16: native });
+  const pipeline = ctx.pipeline(KERNEL, withWeightReader(source), { W_F16: table.dtype === 'f16', NATIVE_F16: native });
   const [gx, gy] = workgroupGrid(ctx, ceilDiv(T * d, 256));
   const idsBinding = ctx.bind(KERNEL, ids);
   const outBinding = ctx.bind(KERNEL, y);

@@ -1,13 +1,8 @@
 // OUT[t, :] = TABLE[ids[t], :] for the ids that fall in this dispatch's slice of the table
 // [firstRow, firstRow + sliceRows). Tables larger than one storage binding are bound slice by
 // slice (see rowSlices); every slice's dispatch covers all tokens and writes only its own.
-// Ids past the vocabulary write zeros (never an out-of-bounds read).
-#ifdef TABLE_F16
-#ifdef NATIVE_F16
-enable f16;
-#endif
-#endif
-
+// Ids past the vocabulary write zeros (never an out-of-bounds read). The table is W of
+// weight-reader.wgsl, which the dispatcher prepends.
 struct Params {
   tokens: u32,
   dim: u32,
@@ -19,29 +14,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> IDS: array<u32>;
-#ifdef TABLE_F16
-#ifdef NATIVE_F16
-@group(0) @binding(2) var<storage, read> TABLE: array<f16>;
-#else
-@group(0) @binding(2) var<storage, read> TABLE: array<u32>;
-#endif
-#else
-@group(0) @binding(2) var<storage, read> TABLE: array<f32>;
-#endif
 @group(0) @binding(3) var<storage, read_write> OUT: array<f32>;
-
-fn load(i: u32) -> f32 {
-#ifdef TABLE_F16
-#ifdef NATIVE_F16
-  return f32(TABLE[i]);
-#else
-  let pair = unpack2x16float(TABLE[i >> 1u]);
-  return select(pair.x, pair.y, (i & 1u) == 1u);
-#endif
-#else
-  return TABLE[i];
-#endif
-}
 
 @compute @workgroup_size(256)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
@@ -55,5 +28,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   if (id < p.firstRow || id >= p.firstRow + p.sliceRows) { return; }
-  OUT[idx] = load((id - p.firstRow) * p.dim + j);
+  OUT[idx] = loadW((id - p.firstRow) * p.dim + j);
 }

@@ -1,6 +1,6 @@
 import type { GpuContext } from '../gpu/context';
 import { formatShape, type Tensor } from '../gpu/tensor';
-import { ceilDiv, check, expectDtype, expectShape, outputTensor, rowSlices, Uniforms } from './common';
+import { ceilDiv, check, expectDtype, expectShape, outputTensor, rowSlices, Uniforms, withWeightReader } from './common';
 import source from './matmul.wgsl?raw';
 import { matvecSlice, MATVEC_MAX_M } from './matvec';
 
@@ -38,7 +38,7 @@ export function matmul(ctx: GpuContext, x: Tensor, w: Tensor, options: MatmulOpt
     const uniforms = new Uniforms().u32(M).u32(slice.rows).u32(K).u32(N).u32(slice.firstRow).bytes();
     ctx.dispatch({
       kernel: KERNEL,
-      pipeline: ctx.pipeline(KERNEL, source, defines),
+      pipeline: ctx.pipeline(KERNEL, withWeightReader(source), defines),
       uniforms,
       bindings: { 1: xb, 2: slice.binding, 3: bb, 4: yb },
       workgroups: [ceilDiv(slice.rows, 64), ceilDiv(M, 64)],

@@ -1,15 +1,11 @@
 // Y[m, yOffset + n] = sum_k X[m, k] * W[n, k] (+ B[yOffset + n])
-// X: f32 [M, K] row-major. W: [N, K] row-major (a PyTorch nn.Linear weight), f32, packed f16
-// (two halves per u32 word, read with unpack2x16float, no shader-f16 needed) or native f16.
+// X: f32 [M, K] row-major. W: [N, K] row-major (a PyTorch nn.Linear weight), read through
+// weight-reader.wgsl (f32, packed f16 or native f16), which the dispatcher prepends.
 // When a weight is larger than one storage binding, the dispatcher binds it in row slices and
 // runs this kernel once per slice with yOffset = the slice's first row.
 //
 // Tiled path: a 16×16 workgroup computes a 64×64 output tile, each thread a 4×4 register
 // block, stepping K by 16 through workgroup memory.
-#ifdef NATIVE_F16
-enable f16;
-#endif
-
 struct Params {
   M: u32,
   N: u32,        // rows of this weight slice = output columns written by this dispatch
@@ -20,32 +16,10 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
-#ifdef W_F16
-#ifdef NATIVE_F16
-@group(0) @binding(2) var<storage, read> W: array<f16>;
-#else
-@group(0) @binding(2) var<storage, read> W: array<u32>;
-#endif
-#else
-@group(0) @binding(2) var<storage, read> W: array<f32>;
-#endif
 #ifdef HAS_BIAS
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 #endif
 @group(0) @binding(4) var<storage, read_write> Y: array<f32>;
-
-fn loadW(i: u32) -> f32 {
-#ifdef W_F16
-#ifdef NATIVE_F16
-  return f32(W[i]);
-#else
-  let pair = unpack2x16float(W[i >> 1u]);
-  return select(pair.x, pair.y, (i & 1u) == 1u);
-#endif
-#else
-  return W[i];
-#endif
-}
 
 fn bias(n: u32) -> f32 {
 #ifdef HAS_BIAS

@@ -1,6 +1,6 @@
 import type { GpuContext, BufferBinding } from '../gpu/context';
 import type { Defines } from '../gpu/preprocess';
-import { Uniforms, workgroupGrid, type RowSlice } from './common';
+import { Uniforms, withWeightReader, workgroupGrid, type RowSlice } from './common';
 import source from './matvec.wgsl?raw';
 
 /** Rows the matvec kernel handles in one pass (its MAX_M). */
@@ -20,7 +20,7 @@ export function matvecSlice(
   const uniforms = new Uniforms().u32(a.M).u32(a.slice.rows).u32(a.K).u32(a.N).u32(a.slice.firstRow).u32(gx).bytes();
   ctx.dispatch({
     kernel: KERNEL,
-    pipeline: ctx.pipeline(KERNEL, source, a.defines),
+    pipeline: ctx.pipeline(KERNEL, withWeightReader(source), a.defines),
     uniforms,
     bindings: { 1: a.x, 2: a.slice.binding, 3: a.bias, 4: a.y },
     workgroups: [gx, gy, a.M],

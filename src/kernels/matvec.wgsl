@@ -3,11 +3,7 @@
 // One workgroup of 64 threads per (output column n, row m = workgroup z): each thread strides
 // over K with a scalar accumulator, then a tree reduction in workgroup memory. Memory-bound:
 // every weight is read once per token (per row when M > 1, which is rare).
-// Same weight formats and slicing as matmul.wgsl.
-#ifdef NATIVE_F16
-enable f16;
-#endif
-
+// Same weight formats (weight-reader.wgsl, prepended) and slicing as matmul.wgsl.
 struct Params {
   M: u32,
   N: u32,
@@ -19,15 +15,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> X: array<f32>;
-#ifdef W_F16
-#ifdef NATIVE_F16
-@group(0) @binding(2) var<storage, read> W: array<f16>;
-#else
-@group(0) @binding(2) var<storage, read> W: array<u32>;
-#endif
-#else
-@group(0) @binding(2) var<storage, read> W: array<f32>;
-#endif
 #ifdef HAS_BIAS
 @group(0) @binding(3) var<storage, read> B: array<f32>;
 #endif
@@ -36,19 +23,6 @@ struct Params {
 const WG: u32 = 64u;
 
 var<workgroup> partial: array<f32, WG>;
-
-fn loadW(i: u32) -> f32 {
-#ifdef W_F16
-#ifdef NATIVE_F16
-  return f32(W[i]);
-#else
-  let pair = unpack2x16float(W[i >> 1u]);
-  return select(pair.x, pair.y, (i & 1u) == 1u);
-#endif
-#else
-  return W[i];
-#endif
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
