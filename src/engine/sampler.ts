@@ -1,3 +1,5 @@
+import { Rng } from '../util/random';
+
 /**
  * Next-token choice from a logits row. Greedy takes the first maximum (lowest id on ties, the
  * same rule as the argmax kernel). Sampling applies temperature, then top-k, then top-p
@@ -32,17 +34,6 @@ export function greedy(logits: ArrayLike<number>): number {
   return Math.max(best, 0);
 }
 
-/** mulberry32: tiny, seeded, good enough to draw tokens. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The candidate ids and their probabilities after temperature, top-k and top-p. */
 export function samplingDistribution(logits: ArrayLike<number>, o: SamplingOptions): { ids: number[]; probs: number[] } {
   const t = o.temperature ?? 1;
@@ -69,7 +60,8 @@ export class Sampler {
   private readonly random: () => number;
 
   constructor(private readonly options: SamplingOptions = {}) {
-    this.random = seededRandom(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    const rng = new Rng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
+    this.random = () => rng.next();
   }
 
   get greedy(): boolean {

@@ -1,0 +1,223 @@
+import { ModelFileError, type ModelSource, type ReadOptions } from './source';
+
+/** The part of the Cache API we use (window.caches / self.caches in browsers). */
+export interface CacheLike {
+  match(request: string): Promise<Response | undefined>;
+  put(request: string, response: Response): Promise<void>;
+}
+
+export const BROWSER_CACHE_NAME = 'fitprune-web-models-v1';
+
+async function defaultCache(): Promise<CacheLike | null> {
+  const caches = (globalThis as { caches?: { open(name: string): Promise<CacheLike> } }).caches;
+  if (!caches) return null;
+  try {
+    return await caches.open(BROWSER_CACHE_NAME);
+  } catch {
+    return null; // e.g. opaque origins
+  }
+}
+
+export interface HttpSourceOptions {
+  fetch?: typeof fetch;
+  /** A Cache API cache; default: the browser's, when there is one. null disables caching. */
+  cache?: CacheLike | null;
+  headers?: Record<string, string>;
+  description?: string;
+}
+
+/**
+ * Files under a base URL, read with HTTP Range requests so only the bytes needed (headers,
+ * then the tensors a model uses) are transferred. Servers that ignore Range still work: the
+ * full body is sliced. Responses are cached per (url, range) in the Cache API when available.
+ */
+export class HttpSource implements ModelSource {
+  readonly description: string;
+  private readonly fetchFn: typeof fetch;
+  private cachePromise: Promise<CacheLike | null>;
+
+  constructor(
+    readonly baseUrl: string,
+    private readonly options: HttpSourceOptions = {},
+  ) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.description = options.description ?? this.baseUrl;
+    this.fetchFn = options.fetch ?? ((input, init) => fetch(input, init));
+    this.cachePromise = options.cache !== undefined ? Promise.resolve(options.cache) : defaultCache();
+  }
+
+  url(file: string): string {
+    return `${this.baseUrl}/${file.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  private async get(file: string, range: { start: number; end: number } | null, options?: ReadOptions): Promise<Response> {
+    const url = this.url(file);
+    const key = range ? `${url}#bytes=${range.start}-${range.end}` : url;
+    const cache = await this.cachePromise;
+    const cached = await cache?.match(key);
+    if (cached) return cached;
+    const headers: Record<string, string> = { ...this.options.headers };
+    if (range) headers['Range'] = `bytes=${range.start}-${range.end - 1}`;
+    let response: Response;
+    try {
+      response = await this.fetchFn(url, { headers, signal: options?.signal });
+    } catch (e) {
+      options?.signal?.throwIfAborted();
+      throw new ModelFileError(file, `network error fetching ${url}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (response.status === 404) throw new ModelFileError(file, `not found at ${url} (HTTP 404)`);
+    if (response.status === 401 || response.status === 403) {
+      throw new ModelFileError(file, `access denied at ${url} (HTTP ${response.status}): the model may be gated or private; pass a token`);
+    }
+    if (!response.ok) throw new ModelFileError(file, `HTTP ${response.status} ${response.statusText} from ${url}`);
+    return response;
+  }
+
+  async stat(file: string, options?: ReadOptions): Promise<{ size: number } | null> {
+    let response: Response;
+    try {
+      response = await this.get(file, { start: 0, end: 1 }, options);
+    } catch (e) {
+      if (e instanceof ModelFileError && /HTTP 404/.test(e.message)) return null;
+      throw e;
+    }
+    const contentRange = response.headers.get('content-range');
+    const total = contentRange ? Number(/\/(\d+)\s*$/.exec(contentRange)?.[1]) : NaN;
+    if (response.status === 206 && Number.isFinite(total)) {
+      await response.body?.cancel();
+      return { size: total };
+    }
+    // The server ignored Range: its Content-Length is the file size.
+    const length = Number(response.headers.get('content-length'));
+    await response.body?.cancel();
+    if (!Number.isFinite(length)) throw new ModelFileError(file, `${this.url(file)} gave no file size (no Content-Range or Content-Length)`);
+    return { size: length };
+  }
+
+  async read(file: string, range?: { start: number; end: number }, options?: ReadOptions): Promise<Uint8Array> {
+    if (range && range.end <= range.start) return new Uint8Array(0);
+    const response = await this.get(file, range ?? null, options);
+    const body = await readBody(response, file, options);
+    let bytes = body;
+    if (range && response.status !== 206) {
+      bytes = body.subarray(range.start, range.end); // Range ignored: slice the full body
+    } else if (range && response.status === 206) {
+      const cr = response.headers.get('content-range');
+      const m = cr ? /bytes (\d+)-(\d+)\//.exec(cr) : null;
+      if (m && Number(m[1]) !== range.start) {
+        throw new ModelFileError(file, `server answered bytes ${m[1]}-${m[2]} for a request of ${range.start}-${range.end - 1}`);
+      }
+    }
+    if (range && bytes.byteLength !== range.end - range.start) {
+      throw new ModelFileError(file, `short read from ${this.url(file)}: ${bytes.byteLength} of ${range.end - range.start} bytes`);
+    }
+    const cache = await this.cachePromise;
+    if (cache) {
+      const url = this.url(file);
+      const key = range ? `${url}#bytes=${range.start}-${range.end}` : url;
+      await cache.put(key, new Response(bytes.slice(), { status: 200, headers: { 'content-length': String(bytes.byteLength) } })).catch(() => undefined);
+    }
+    return bytes;
+  }
+}
+
+async function readBody(response: Response, file: string, options?: ReadOptions): Promise<Uint8Array> {
+  if (!response.body) {
+    const b = new Uint8Array(await response.arrayBuffer());
+    options?.onBytes?.(b.byteLength);
+    return b;
+  }
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const onAbort = () => void reader.cancel().catch(() => undefined);
+  options?.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for (;;) {
+      options?.signal?.throwIfAborted();
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      total += value.byteLength;
+      options?.onBytes?.(value.byteLength);
+    }
+    options?.signal?.throwIfAborted();
+  } catch (e) {
+    options?.signal?.throwIfAborted();
+    throw new ModelFileError(file, `download interrupted: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    options?.signal?.removeEventListener('abort', onAbort);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+/** A Hugging Face Hub model by id: files at `${endpoint}/${id}/resolve/${revision}/…`. */
+export function hubSource(
+  modelId: string,
+  options: HttpSourceOptions & { revision?: string; endpoint?: string; token?: string } = {},
+): HttpSource {
+  if (!HUB_ID.test(modelId)) {
+    throw new ModelFileError(modelId, 'is not a Hugging Face model id (expected "owner/name", e.g. llava-hf/llava-1.5-7b-hf)');
+  }
+  const revision = options.revision ?? 'main';
+  const endpoint = (options.endpoint ?? 'https://huggingface.co').replace(/\/+$/, '');
+  const headers = { ...options.headers, ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}) };
+  return new HttpSource(`${endpoint}/${modelId}/resolve/${encodeURIComponent(revision)}`, {
+    ...options,
+    headers,
+    description: `hub:${modelId}@${revision}`,
+  });
+}
+
+/** Files the browser holds: a dropped folder, an <input webkitdirectory>, or picked files. */
+export class FilesSource implements ModelSource {
+  private readonly files = new Map<string, Blob>();
+
+  constructor(
+    files: Iterable<File | { name: string; blob: Blob }>,
+    readonly description = 'local files',
+  ) {
+    for (const f of files) {
+      if ('blob' in f) {
+        this.files.set(f.name, f.blob);
+      } else {
+        // webkitRelativePath is "folder/file"; keep the path below the picked folder.
+        const rel = (f as File & { webkitRelativePath?: string }).webkitRelativePath;
+        const name = rel ? rel.split('/').slice(1).join('/') || f.name : f.name;
+        this.files.set(name, f);
+      }
+    }
+  }
+
+  /** The top level of a folder picked with showDirectoryPicker(). */
+  static async fromDirectory(dir: FileSystemDirectoryHandle): Promise<FilesSource> {
+    const files: { name: string; blob: Blob }[] = [];
+    for await (const entry of (dir as unknown as { values(): AsyncIterable<FileSystemHandle> }).values()) {
+      if (entry.kind === 'file') files.push({ name: entry.name, blob: await (entry as FileSystemFileHandle).getFile() });
+    }
+    return new FilesSource(files, dir.name);
+  }
+
+  async stat(file: string): Promise<{ size: number } | null> {
+    const b = this.files.get(file);
+    return b ? { size: b.size } : null;
+  }
+
+  async read(file: string, range?: { start: number; end: number }, options?: ReadOptions): Promise<Uint8Array> {
+    options?.signal?.throwIfAborted();
+    const b = this.files.get(file);
+    if (!b) throw new ModelFileError(file, `not found in ${this.description}`);
+    const bytes = new Uint8Array(await (range ? b.slice(range.start, range.end) : b).arrayBuffer());
+    options?.signal?.throwIfAborted();
+    options?.onBytes?.(bytes.byteLength);
+    return bytes;
+  }
+}
