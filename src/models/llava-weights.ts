@@ -127,3 +127,18 @@ export function allLlavaWeightNames(n: LlavaWeightNames): string[] {
   out.push(n.projector.linear1.weight, n.projector.linear1.bias, n.projector.linear2.weight, n.projector.linear2.bias);
   return out;
 }
+
+/**
+ * How each tensor is stored on the GPU: matmul weights, the patch convolution and the
+ * embedding table as f16 (half the memory and bandwidth; bf16/f32 checkpoints are rounded at
+ * load), norms, biases and the small position / class embeddings as f32.
+ */
+export function llavaTensorDtypes(n: LlavaWeightNames): Map<string, 'f16' | 'f32'> {
+  const m = new Map<string, 'f16' | 'f32'>();
+  for (const name of allLlavaWeightNames(n)) m.set(name, 'f32');
+  const half = [n.text.embed, ...(n.text.lmHead ? [n.text.lmHead] : []), n.vision.patchEmbedding, n.projector.linear1.weight, n.projector.linear2.weight];
+  for (const l of n.text.layers) half.push(l.q, l.k, l.v, l.o, l.gate, l.up, l.down);
+  for (const l of n.vision.layers) half.push(l.q.weight, l.k.weight, l.v.weight, l.out.weight, l.fc1.weight, l.fc2.weight);
+  for (const name of half) m.set(name, 'f16');
+  return m;
+}

@@ -1,0 +1,281 @@
+import type { GpuContext, AdapterSummary } from '../gpu/context';
+import { acquireGpu, type AcquireOptions } from '../gpu/device';
+import type { Tensor } from '../gpu/tensor';
+import type { LoadProgress } from '../load/progress';
+import type { ModelSource } from '../load/source';
+import { MemorySource } from '../load/source';
+import type { LlavaConfig } from '../models/config';
+import type { DecoderHooks } from '../models/hooks';
+import { LlavaModel } from '../models/llava';
+import { ops } from '../models/ops';
+import { loadPreprocessor, type ImageInput, type Preprocessor } from '../preprocess';
+import { Sampler, type SamplingOptions } from './sampler';
+
+export interface ModelInfo {
+  source: string;
+  modelType: string;
+  textLayers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  imageSize: number;
+  imageTokens: number;
+  visionFeatureLayer: number;
+  config: LlavaConfig['raw'];
+}
+
+export interface GenerateRequest {
+  /** The user's question; wrapped in the model's chat template unless `rawPrompt`. */
+  prompt: string;
+  /** Treat `prompt` as the full, already-templated text (must contain the image token if an image is given). */
+  rawPrompt?: boolean;
+  image?: ImageInput;
+  maxNewTokens?: number;
+  sampling?: SamplingOptions;
+  /** Stop when the decoded answer ends with one of these. */
+  stop?: string[];
+  signal?: AbortSignal;
+  /** Decoder hooks for this request (pruning policies, statistics). */
+  hooks?: DecoderHooks | null;
+}
+
+export interface GenerateUsage {
+  promptTokens: number;
+  visualTokens: number;
+  generatedTokens: number;
+  imageEncodeMs: number;
+  prefillMs: number;
+  timeToFirstTokenMs: number;
+  decodeMs: number;
+  decodeTokensPerSecond: number;
+}
+
+export type FinishReason = 'eos' | 'stop' | 'length' | 'abort';
+
+export interface GenerateResult {
+  text: string;
+  tokens: number[];
+  finishReason: FinishReason;
+  usage: GenerateUsage;
+  /** f32 logits of the first generated position (tests and comparisons). */
+  firstLogits?: Float32Array;
+}
+
+export interface TokenEvent {
+  token: number;
+  /** The answer decoded so far. */
+  text: string;
+  index: number;
+}
+
+/** A model source, or a folder/URL/hub id string (resolved by openSource), or in-memory files. */
+export type ModelRef = ModelSource | string | { files: ReadonlyMap<string, Uint8Array>; name?: string };
+
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+}
+
+const now = () => performance.now();
+
+/**
+ * The public API: load a model, generate answers, report what the GPU and the model are.
+ * Runs the same in Node and in a Web Worker (workers/engine.worker.ts exposes it via comlink).
+ * Requests run one at a time; a failed load leaves the previous model usable.
+ */
+export class Engine {
+  private model: LlavaModel | null = null;
+  private preprocessorInstance: Preprocessor | null = null;
+  private sourceName = '';
+  private busy: Promise<unknown> = Promise.resolve();
+
+  private constructor(readonly ctx: GpuContext) {}
+
+  static async create(options: AcquireOptions = {}): Promise<Engine> {
+    return new Engine(await acquireGpu(options));
+  }
+
+  get adapter(): AdapterSummary {
+    return this.ctx.adapter;
+  }
+
+  info(): { adapter: AdapterSummary; model: ModelInfo | null } {
+    const m = this.model;
+    return {
+      adapter: this.ctx.adapter,
+      model: m
+        ? {
+            source: this.sourceName,
+            modelType: m.config.modelType,
+            textLayers: m.config.text.numLayers,
+            hiddenSize: m.config.text.hiddenSize,
+            vocabSize: m.config.text.vocabSize,
+            imageSize: m.config.vision.imageSize,
+            imageTokens: m.imageTokens,
+            visionFeatureLayer: m.config.visionFeatureLayer,
+            config: m.config.raw,
+          }
+        : null,
+    };
+  }
+
+  get loadedModel(): LlavaModel | null {
+    return this.model;
+  }
+
+  /** The loaded model's tokenizer, chat template and image processor. */
+  get preprocessor(): Preprocessor | null {
+    return this.preprocessorInstance;
+  }
+
+  /** Loads a model; the previous one stays in place until the new one is fully loaded. */
+  load(ref: ModelRef, options: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {}): Promise<ModelInfo> {
+    return this.exclusive(async () => {
+      const source = await resolveSource(ref);
+      const preprocessor = await loadPreprocessor(source, { signal: options.signal });
+      const model = await LlavaModel.load(this.ctx, source, options);
+      this.model?.dispose();
+      this.model = model;
+      this.preprocessorInstance = preprocessor;
+      this.sourceName = source.description;
+      this.ctx.pool.trim();
+      return this.info().model!;
+    });
+  }
+
+  generate(request: GenerateRequest, onToken?: (e: TokenEvent) => void): Promise<GenerateResult> {
+    return this.exclusive(() => this.run(request, onToken));
+  }
+
+  private async run(request: GenerateRequest, onToken?: (e: TokenEvent) => void): Promise<GenerateResult> {
+    const model = this.model;
+    const pre = this.preprocessorInstance;
+    if (!model || !pre) throw new EngineError('no model loaded: call load() first');
+    const { ctx } = this;
+    const signal = request.signal;
+    signal?.throwIfAborted();
+    const maxNewTokens = request.maxNewTokens ?? 64;
+    const sampler = new Sampler(request.sampling ?? {});
+
+    const prompt = request.rawPrompt ? request.prompt : pre.buildPrompt(request.prompt, { hasImage: Boolean(request.image) });
+    const { inputIds, imageSpans } = pre.encode(prompt, { imageTokenCount: model.imageTokens });
+    if (request.image && imageSpans.length !== 1) {
+      throw new EngineError(`the prompt has ${imageSpans.length} image placeholders; exactly one is needed with an image`);
+    }
+    if (!request.image && imageSpans.length > 0) {
+      throw new EngineError('the prompt contains an image placeholder but no image was given');
+    }
+    const capacity = inputIds.length + maxNewTokens;
+    if (capacity > model.config.text.maxPositions) {
+      throw new EngineError(`prompt (${inputIds.length} tokens) + ${maxNewTokens} new tokens exceed the model's ${model.config.text.maxPositions} positions`);
+    }
+
+    const t0 = now();
+    const images: Tensor[] = [];
+    if (request.image) {
+      const { pixelValues } = await pre.preprocessImage(request.image);
+      images.push(model.encodeImage(pixelValues));
+      await ctx.sync();
+    }
+    const t1 = now();
+    signal?.throwIfAborted();
+    const cache = model.newCache(capacity);
+    const tokens: number[] = [];
+    let finishReason: FinishReason = 'length';
+    let firstLogits: Float32Array | undefined;
+    let prefillMs = 0;
+    let ttft = 0;
+    let decodeStart = 0;
+    try {
+      const { logits, seq } = model.prefill(inputIds, images, imageSpans, cache, request.hooks ?? null);
+      for (const img of images) img.dispose();
+      let next = await this.pick(logits, sampler);
+      firstLogits = next.logits;
+      prefillMs = now() - t1;
+      ttft = now() - t0;
+      decodeStart = now();
+      let position = seq.originalLength;
+      let text = '';
+      for (let i = 0; i < maxNewTokens; i++) {
+        const token = next.token;
+        if (pre.eosTokenIds.includes(token)) {
+          finishReason = 'eos';
+          break;
+        }
+        tokens.push(token);
+        text = pre.decode(tokens);
+        onToken?.({ token, text, index: i });
+        const stop = request.stop?.find((s) => s && text.endsWith(s));
+        if (stop) {
+          finishReason = 'stop';
+          text = text.slice(0, -stop.length);
+          break;
+        }
+        if (signal?.aborted) {
+          finishReason = 'abort';
+          break;
+        }
+        if (i === maxNewTokens - 1) break;
+        next = await this.pick(model.decodeStep(token, position++, cache), sampler);
+      }
+      const decodeMs = now() - decodeStart;
+      const finalText = finishReason === 'stop' ? text : pre.decode(tokens);
+      const decoded = Math.max(0, tokens.length - 1);
+      return {
+        text: finalText,
+        tokens,
+        finishReason,
+        firstLogits,
+        usage: {
+          promptTokens: inputIds.length,
+          visualTokens: imageSpans.reduce((a, s) => a + s.end - s.start, 0),
+          generatedTokens: tokens.length,
+          imageEncodeMs: t1 - t0,
+          prefillMs,
+          timeToFirstTokenMs: ttft,
+          decodeMs,
+          decodeTokensPerSecond: decoded > 0 && decodeMs > 0 ? (decoded * 1000) / decodeMs : 0,
+        },
+      };
+    } finally {
+      cache.dispose();
+      for (const img of images) if (!img.isDisposed) img.dispose();
+    }
+  }
+
+  /** Greedy: argmax on the GPU, 4 bytes back. Sampling: the logits row back. */
+  private async pick(logits: Tensor, sampler: Sampler): Promise<{ token: number; logits?: Float32Array }> {
+    try {
+      if (sampler.greedy) {
+        const values = (await this.ctx.read(logits)) as Float32Array;
+        return { token: sampler.next(values), logits: values };
+      }
+      const values = (await this.ctx.read(logits)) as Float32Array;
+      return { token: sampler.next(values), logits: values };
+    } finally {
+      logits.dispose();
+    }
+  }
+
+  dispose(): void {
+    this.model?.dispose();
+    this.model = null;
+    this.ctx.destroy();
+  }
+
+  /** Runs tasks one at a time; a failure does not poison the queue. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(task, task);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+}
+
+async function resolveSource(ref: ModelRef): Promise<ModelSource> {
+  if (typeof ref === 'string') {
+    const { openSource } = await import('../load/open');
+    return openSource(ref);
+  }
+  if ('files' in ref) return new MemorySource(ref.files, ref.name ?? 'memory');
+  return ref;
+}
+
+void ops;

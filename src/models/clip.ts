@@ -1,0 +1,126 @@
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import type { ClipVisionConfig } from './config';
+import { ops } from './ops';
+
+export interface Linear {
+  weight: Tensor;
+  bias: Tensor;
+}
+
+export interface ClipLayerWeights {
+  norm1: Linear;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  out: Linear;
+  norm2: Linear;
+  fc1: Linear;
+  fc2: Linear;
+}
+
+export interface ClipWeights {
+  /** f32 [hidden] */
+  classEmbedding: Tensor;
+  /** f16 [hidden, C·p·p]: the patch convolution as a matrix (im2col order c, y, x). */
+  patchEmbedding: Tensor;
+  /** f32 [patches + 1, hidden] */
+  positionEmbedding: Tensor;
+  preNorm: Linear;
+  layers: ClipLayerWeights[];
+}
+
+/**
+ * Cuts an image (CHW f32) into patch rows [patches, C·p·p] in the order of a strided Conv2d's
+ * weight (c, ky, kx), patches row-major over the grid: the patch convolution becomes a matmul.
+ * This runs on the CPU once per image; it is a reshuffle of the preprocessed pixels.
+ */
+export function im2col(pixels: Float32Array, channels: number, height: number, width: number, patch: number): Float32Array {
+  const gh = Math.floor(height / patch);
+  const gw = Math.floor(width / patch);
+  const cols = channels * patch * patch;
+  const out = new Float32Array(gh * gw * cols);
+  for (let py = 0; py < gh; py++) {
+    for (let px = 0; px < gw; px++) {
+      const row = (py * gw + px) * cols;
+      for (let c = 0; c < channels; c++) {
+        for (let ky = 0; ky < patch; ky++) {
+          const src = c * height * width + (py * patch + ky) * width + px * patch;
+          out.set(pixels.subarray(src, src + patch), row + c * patch * patch + ky * patch);
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * The CLIP vision transformer up to the hidden state LLaVA reads: patch embedding (as a
+ * matmul), class token, learned positions, pre-layernorm, then pre-norm blocks
+ * (LN → MHA → residual, LN → MLP(act) → residual). Only the layers that feed the selected
+ * feature layer are loaded and run.
+ */
+export class ClipVisionTower {
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly config: ClipVisionConfig,
+    readonly weights: ClipWeights,
+  ) {}
+
+  get patches(): number {
+    return (this.config.imageSize / this.config.patchSize) ** 2;
+  }
+
+  /** pixels: CHW f32 of the configured size → f32 [patches + 1, hidden] (row 0 = CLS). */
+  forward(pixels: Float32Array): Tensor {
+    const { ctx, config: c, weights: w } = this;
+    const P = this.patches;
+    const d = c.hiddenSize;
+    const cols = im2col(pixels, c.numChannels, c.imageSize, c.imageSize, c.patchSize);
+    const patchRows = ctx.upload(cols, [P, c.numChannels * c.patchSize * c.patchSize], 'f32', 'patches');
+    const patchEmb = ops.matmul(ctx, patchRows, w.patchEmbedding);
+    patchRows.dispose();
+    const tokens = ctx.empty([P + 1, d], 'f32', 'clipTokens');
+    ctx.copy(w.classEmbedding.buffer, 0, tokens.buffer, 0, d * 4);
+    ctx.copy(patchEmb.buffer, 0, tokens.buffer, d * 4, P * d * 4);
+    patchEmb.dispose();
+    const embedded = ops.add(ctx, tokens, w.positionEmbedding);
+    tokens.dispose();
+    let h = ops.layernorm(ctx, embedded, w.preNorm.weight, w.preNorm.bias, c.layerNormEps);
+    embedded.dispose();
+    const T = P + 1;
+    const heads = c.numHeads;
+    const hd = d / heads;
+    for (const layer of w.layers) {
+      const x1 = ops.layernorm(ctx, h, layer.norm1.weight, layer.norm1.bias, c.layerNormEps);
+      const q = ops.matmul(ctx, x1, layer.q.weight, layer.q.bias);
+      const k = ops.matmul(ctx, x1, layer.k.weight, layer.k.bias);
+      const v = ops.matmul(ctx, x1, layer.v.weight, layer.v.bias);
+      x1.dispose();
+      const attn = ops.attention(ctx, q.reshape([T, heads, hd]), k.reshape([T, heads, hd]), v.reshape([T, heads, hd]), {
+        kvLen: T,
+        causal: false,
+        scale: 1 / Math.sqrt(hd),
+        rowStats: null,
+      });
+      q.dispose();
+      k.dispose();
+      v.dispose();
+      const o = ops.matmul(ctx, attn.reshape([T, d]), layer.out.weight, layer.out.bias);
+      attn.dispose();
+      const h2 = ops.add(ctx, h, o);
+      h.dispose();
+      o.dispose();
+      const x2 = ops.layernorm(ctx, h2, layer.norm2.weight, layer.norm2.bias, c.layerNormEps);
+      const f1 = ops.matmul(ctx, x2, layer.fc1.weight, layer.fc1.bias);
+      x2.dispose();
+      ops.activationInPlace(ctx, f1, c.hiddenAct);
+      const f2 = ops.matmul(ctx, f1, layer.fc2.weight, layer.fc2.bias);
+      f1.dispose();
+      h = ops.add(ctx, h2, f2);
+      h2.dispose();
+      f2.dispose();
+    }
+    return h;
+  }
+}

@@ -1,0 +1,71 @@
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+
+/**
+ * Named per-layer hooks of the language-model decoder. Pruning policies (FitPrune, FastV,
+ * random) and statistics collectors attach here; the decoder code never knows about them.
+ * With no hooks attached nothing extra is computed: attention writes no row statistics and
+ * no row is gathered.
+ *
+ * Indices are rows of the CURRENT (possibly already pruned) sequence; `positions` holds each
+ * row's ORIGINAL position id, and `visualSpan` the rows that are still visual tokens.
+ */
+export interface SequenceView {
+  /** Rows in the current sequence at this layer's input. */
+  length: number;
+  /** u32 [length]: original position ids (gaps appear after pruning). */
+  positions: Tensor;
+  /** Current rows of the image's visual tokens, or null for a text-only prompt. */
+  visualSpan: { start: number; end: number } | null;
+  /** Rows of the prompt before any pruning. */
+  originalLength: number;
+}
+
+export interface AttentionHookArgs {
+  ctx: GpuContext;
+  layer: number;
+  phase: 'prefill' | 'decode';
+  seq: SequenceView;
+  /** f32 [T, Hq, D] queries after RoPE. */
+  q: Tensor;
+  /** This layer's cache: f32 [capacity, Hkv, D], rows [0, kvLen) valid (this step's rows included). */
+  kCache: Tensor;
+  vCache: Tensor;
+  kvLen: number;
+  /** f32 [T, Hq, 2] (row max, sum of exp) — present when wantsRowStats(layer) said so. */
+  rowStats: Tensor | null;
+  /** f32 [T, Hq·D] attention output before o_proj. */
+  attnOut: Tensor;
+  scale: number;
+}
+
+/** What an afterAttention hook may ask for: keep only these rows from here on. */
+export interface KeepRows {
+  /** u32 [keptCount]: current-row indices, ascending. */
+  keep: Tensor;
+  keptCount: number;
+  /** The visual span in the compacted sequence (null if no visual token is left). */
+  visualSpan: { start: number; end: number } | null;
+}
+
+export interface LayerHookArgs {
+  ctx: GpuContext;
+  layer: number;
+  phase: 'prefill' | 'decode';
+  seq: SequenceView;
+  /** f32 [T, d] the residual stream after this layer. */
+  hidden: Tensor;
+}
+
+export interface DecoderHooks {
+  /** Layers whose attention must also write row statistics (max, sum-exp) for the hook. */
+  wantsRowStats?(layer: number, phase: 'prefill' | 'decode'): boolean;
+  /**
+   * After attention probabilities are available, before o_proj. Return rows to keep to prune
+   * the sequence: the attention output, the residual stream and the position ids are gathered;
+   * o_proj and the MLP then run on kept rows only. The layer's KV cache keeps every row it saw.
+   */
+  afterAttention?(args: AttentionHookArgs): KeepRows | void;
+  /** After the layer's MLP and residual add. */
+  afterLayer?(args: LayerHookArgs): void;
+}

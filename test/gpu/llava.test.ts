@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine';
+import { referenceGenerate, referenceImageFeatures } from '../../src/reference/llava';
+import { makeTinyLlava, type PresetName } from '../../tools/tiny-llava';
+import { expectClose } from '../helpers/compare';
+import { readF32 } from '../helpers/gpu';
+import { referenceWeights, testImage } from '../helpers/llava';
+import { freshRng } from '../helpers/random';
+
+const g = globalThis as { __FITPRUNE_TEST_GPU__?: GPU };
+
+// The whole model on the GPU against the float64 CPU reference on the same checkpoint:
+// activations are f32 on the GPU, so errors compound over layers; the bound is relative to the
+// largest magnitude of each output (normwise).
+const TOLERANCE = { rtol: 2e-4 };
+
+describe('LLaVA end to end vs the CPU reference', () => {
+  const cases: { preset: PresetName; dtype: 'f32' | 'bf16'; layout: 'hub' | 'new'; shards: number; size: [number, number] }[] = [
+    { preset: 'tiny', dtype: 'f32', layout: 'hub', shards: 1, size: [56, 56] },
+    { preset: 'tiny-mha', dtype: 'bf16', layout: 'new', shards: 3, size: [83, 47] }, // non-square input image
+  ];
+  for (const c of cases) {
+    it(`${c.preset}, ${c.dtype}, ${c.layout} layout, ${c.shards} shard(s), ${c.size.join('×')} image`, async () => {
+      const rng = freshRng();
+      const files = makeTinyLlava({ seed: rng.seed, preset: c.preset, dtype: c.dtype, layout: c.layout, shards: c.shards });
+      const engine = await Engine.create({ gpu: g.__FITPRUNE_TEST_GPU__ });
+      try {
+        const info = await engine.load({ files, name: `tiny seed ${rng.seed}` });
+        const model = engine.loadedModel!;
+        const ref = await referenceWeights(files);
+        const image = testImage(rng, c.size[0], c.size[1]);
+        const pre = engine.preprocessor!;
+        const { pixelValues } = await pre.preprocessImage(image);
+        expect(pixelValues.length).toBe(3 * info.imageSize * info.imageSize);
+
+        // Vision features and projector output.
+        const expected = referenceImageFeatures(ref, pixelValues);
+        const vision = model.visionFeatures(pixelValues);
+        expectClose(await readF32(engine.ctx, vision), expected.vision, TOLERANCE, `vision features, seed ${rng.seed}`);
+        const projected = model.encodeImage(pixelValues);
+        expectClose(await readF32(engine.ctx, projected), expected.projected, TOLERANCE, `projector, seed ${rng.seed}`);
+        vision.dispose();
+        projected.dispose();
+
+        // Greedy generation: first logits close, same tokens.
+        const result = await engine.generate({ prompt: 'What is the color of the square?', image, maxNewTokens: 6 });
+        const prompt = pre.encode(pre.buildPrompt('What is the color of the square?', { hasImage: true }), { imageTokenCount: model.imageTokens });
+        expect(prompt.imageSpans).toHaveLength(1);
+        expect(prompt.imageSpans[0]!.end - prompt.imageSpans[0]!.start).toBe(model.imageTokens);
+        const refGen = referenceGenerate(ref, prompt.inputIds, prompt.imageSpans[0]!, pixelValues, 6, pre.eosTokenIds);
+        expectClose(result.firstLogits!, refGen.logits[0]!, TOLERANCE, `first logits, seed ${rng.seed}`);
+        expect(result.tokens, `greedy tokens, seed ${rng.seed}`).toEqual(refGen.tokens);
+        expect(result.usage.promptTokens).toBe(prompt.inputIds.length);
+        expect(result.usage.visualTokens).toBe(model.imageTokens);
+        engine.ctx.assertNoErrors();
+      } finally {
+        engine.dispose();
+      }
+    });
+  }
+});

@@ -1,0 +1,48 @@
+/**
+ * Shared by the end-to-end model tests: a tiny checkpoint in memory, the same weights for the
+ * CPU reference (f16-rounded where the GPU stores f16), and a synthetic test image.
+ */
+import { openCheckpoint } from '../../src/load/checkpoint';
+import { toFloat16Bits, toFloat32 } from '../../src/load/convert';
+import { MemorySource, readJson } from '../../src/load/source';
+import { parseLlavaConfig } from '../../src/models/config';
+import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames, allLlavaWeightNames } from '../../src/models/llava-weights';
+import type { ReferenceLlavaWeights } from '../../src/reference/llava';
+import { fromHalfBits } from '../../src/util/half';
+import type { Rng } from '../../src/util/random';
+
+export async function referenceWeights(files: ReadonlyMap<string, Uint8Array>): Promise<ReferenceLlavaWeights> {
+  const source = new MemorySource(files);
+  const config = parseLlavaConfig(await readJson(source, 'config.json'));
+  const checkpoint = await openCheckpoint(source);
+  const names = llavaWeightNames(config, detectLlavaLayout(checkpoint.tensors.keys())!);
+  const dtypes = llavaTensorDtypes(names);
+  const values = new Map<string, Float32Array>();
+  for (const name of allLlavaWeightNames(names)) {
+    const info = checkpoint.info(name);
+    const bytes = await checkpoint.read(name);
+    values.set(name, dtypes.get(name) === 'f16' ? fromHalfBits(toFloat16Bits(bytes, info.dtype)) : toFloat32(bytes, info.dtype));
+  }
+  return {
+    config,
+    names,
+    get: (name) => {
+      const v = values.get(name);
+      if (!v) throw new Error(`reference: no tensor ${name}`);
+      return v;
+    },
+  };
+}
+
+/** An RGBA test image: a few coloured rectangles on a grey background. */
+export function testImage(rng: Rng, width: number, height: number): { data: Uint8ClampedArray; width: number; height: number; channels: 4 } {
+  const data = new Uint8ClampedArray(width * height * 4).fill(128);
+  for (let r = 0; r < 4; r++) {
+    const [x0, y0] = [rng.int(0, width - 8), rng.int(0, height - 8)];
+    const color = [rng.int(0, 256), rng.int(0, 256), rng.int(0, 256)];
+    for (let y = y0; y < Math.min(height, y0 + rng.int(6, 20)); y++) {
+      for (let x = x0; x < Math.min(width, x0 + rng.int(6, 20)); x++) data.set([...color, 255], (y * width + x) * 4);
+    }
+  }
+  return { data, width, height, channels: 4 };
+}
