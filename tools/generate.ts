@@ -1,0 +1,85 @@
+/**
+ * `npm run generate -- --model <dir|url|owner/name> --image <png|jpg> --prompt "…"`
+ * Answers one question about one image with the same Engine the browser worker uses, on Node's
+ * WebGPU (Dawn), streaming tokens to stdout, then prints the usage stats.
+ */
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { Engine } from '../src/engine/engine';
+import { describeAdapter } from '../src/gpu/device';
+import { nodeGpu } from '../src/gpu/node';
+
+const { values } = parseArgs({
+  options: {
+    model: { type: 'string' },
+    image: { type: 'string' },
+    prompt: { type: 'string' },
+    'max-new-tokens': { type: 'string', default: '32' },
+    temperature: { type: 'string', default: '0' },
+    'top-k': { type: 'string' },
+    'top-p': { type: 'string' },
+    seed: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(message);
+  process.exit(2);
+}
+
+if (!values.model) fail('usage: npm run generate -- --model <folder|url|owner/name> [--image <png|jpg>] --prompt "…" [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] [--json]');
+if (!values.prompt) fail('--prompt is required');
+
+const controller = new AbortController();
+process.on('SIGINT', () => controller.abort());
+
+const engine = await Engine.create({ gpu: nodeGpu() });
+try {
+  if (!values.json) console.error(`adapter: ${describeAdapter(engine.adapter)}`);
+  const t0 = performance.now();
+  const info = await engine.load(values.model, { signal: controller.signal });
+  const loadMs = performance.now() - t0;
+  if (!values.json) console.error(`model: ${info.source} (${info.textLayers} layers, ${info.imageTokens} visual tokens) loaded in ${loadMs.toFixed(0)} ms`);
+  let image: Blob | undefined;
+  if (values.image) {
+    const bytes = await readFile(values.image).catch(() => fail(`cannot read image ${values.image}`));
+    image = new Blob([new Uint8Array(bytes)]);
+  }
+  let printed = '';
+  const result = await engine.generate(
+    {
+      prompt: values.prompt,
+      image,
+      maxNewTokens: Number(values['max-new-tokens']),
+      sampling: {
+        temperature: Number(values.temperature),
+        topK: values['top-k'] ? Number(values['top-k']) : undefined,
+        topP: values['top-p'] ? Number(values['top-p']) : undefined,
+        seed: values.seed ? Number(values.seed) : undefined,
+      },
+      signal: controller.signal,
+    },
+    (t) => {
+      if (values.json) return;
+      process.stdout.write(t.text.slice(printed.length));
+      printed = t.text;
+    },
+  );
+  const { firstLogits: _omit, ...rest } = result;
+  void _omit;
+  if (values.json) {
+    console.log(JSON.stringify({ model: info.source, loadMs, ...rest }, null, 2));
+  } else {
+    const u = result.usage;
+    console.log(`\n\nfinish: ${result.finishReason}; prompt ${u.promptTokens} tokens (${u.visualTokens} visual), ${u.generatedTokens} generated`);
+    console.log(
+      `image encode ${u.imageEncodeMs.toFixed(1)} ms, prefill ${u.prefillMs.toFixed(1)} ms, time to first token ${u.timeToFirstTokenMs.toFixed(1)} ms, decode ${u.decodeTokensPerSecond.toFixed(1)} tokens/s`,
+    );
+  }
+} catch (e) {
+  console.error(`error: ${e instanceof Error ? e.message : String(e)}`);
+  process.exitCode = 1;
+} finally {
+  engine.dispose();
+}
