@@ -50,12 +50,19 @@ export class HttpSource implements ModelSource {
     return `${this.baseUrl}/${file.split('/').map(encodeURIComponent).join('/')}`;
   }
 
+  private async cached(key: string): Promise<Uint8Array | null> {
+    const cache = await this.cachePromise;
+    const hit = await cache?.match(key).catch(() => undefined);
+    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+  }
+
+  private async remember(key: string, bytes: Uint8Array): Promise<void> {
+    const cache = await this.cachePromise;
+    await cache?.put(key, new Response(bytes.slice(), { status: 200 })).catch(() => undefined);
+  }
+
   private async get(file: string, range: { start: number; end: number } | null, options?: ReadOptions): Promise<Response> {
     const url = this.url(file);
-    const key = range ? `${url}#bytes=${range.start}-${range.end}` : url;
-    const cache = await this.cachePromise;
-    const cached = await cache?.match(key);
-    if (cached) return cached;
     const headers: Record<string, string> = { ...this.options.headers };
     if (range) headers['Range'] = `bytes=${range.start}-${range.end - 1}`;
     let response: Response;
@@ -74,6 +81,15 @@ export class HttpSource implements ModelSource {
   }
 
   async stat(file: string, options?: ReadOptions): Promise<{ size: number } | null> {
+    const key = `${this.url(file)}#size`;
+    const hit = await this.cached(key);
+    if (hit) return { size: Number(new TextDecoder().decode(hit)) };
+    const size = await this.fetchSize(file, options);
+    if (size !== null) await this.remember(key, new TextEncoder().encode(String(size)));
+    return size === null ? null : { size };
+  }
+
+  private async fetchSize(file: string, options?: ReadOptions): Promise<number | null> {
     let response: Response;
     try {
       response = await this.get(file, { start: 0, end: 1 }, options);
@@ -85,17 +101,23 @@ export class HttpSource implements ModelSource {
     const total = contentRange ? Number(/\/(\d+)\s*$/.exec(contentRange)?.[1]) : NaN;
     if (response.status === 206 && Number.isFinite(total)) {
       await response.body?.cancel();
-      return { size: total };
+      return total;
     }
     // The server ignored Range: its Content-Length is the file size.
     const length = Number(response.headers.get('content-length'));
     await response.body?.cancel();
     if (!Number.isFinite(length)) throw new ModelFileError(file, `${this.url(file)} gave no file size (no Content-Range or Content-Length)`);
-    return { size: length };
+    return length;
   }
 
   async read(file: string, range?: { start: number; end: number }, options?: ReadOptions): Promise<Uint8Array> {
     if (range && range.end <= range.start) return new Uint8Array(0);
+    const key = range ? `${this.url(file)}#bytes=${range.start}-${range.end}` : this.url(file);
+    const hit = await this.cached(key);
+    if (hit) {
+      options?.onBytes?.(hit.byteLength);
+      return hit;
+    }
     const response = await this.get(file, range ?? null, options);
     const body = await readBody(response, file, options);
     let bytes = body;
@@ -111,12 +133,7 @@ export class HttpSource implements ModelSource {
     if (range && bytes.byteLength !== range.end - range.start) {
       throw new ModelFileError(file, `short read from ${this.url(file)}: ${bytes.byteLength} of ${range.end - range.start} bytes`);
     }
-    const cache = await this.cachePromise;
-    if (cache) {
-      const url = this.url(file);
-      const key = range ? `${url}#bytes=${range.start}-${range.end}` : url;
-      await cache.put(key, new Response(bytes.slice(), { status: 200, headers: { 'content-length': String(bytes.byteLength) } })).catch(() => undefined);
-    }
+    await this.remember(key, bytes);
     return bytes;
   }
 }
