@@ -62,7 +62,13 @@ async function toRawImage(image: ImageInput): Promise<RawImage> {
   if (data.length !== width * height * channels) {
     throw new Error(`image data has ${data.length} values, expected ${width}×${height}×${channels}`);
   }
-  return new RawImage(new Uint8ClampedArray(data.buffer, data.byteOffset, data.length), width, height, channels);
+  if (channels === 3) return new RawImage(Uint8ClampedArray.from(data), width, height, 3);
+  // Drop alpha (or expand grey) ourselves: RawImage's own RGBA path gave shifted pixels here.
+  const rgb = new Uint8ClampedArray(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) rgb[i * 3 + c] = data[i * channels + (channels === 1 ? 0 : c)]!;
+  }
+  return new RawImage(rgb, width, height, 3);
 }
 
 export async function loadPreprocessor(source: ModelSource, options: { signal?: AbortSignal } = {}): Promise<Preprocessor> {
