@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine';
+import { makeTinyLlava } from '../../tools/tiny-llava';
+import { testImage } from '../helpers/llava';
+import { Rng } from '../helpers/random';
+
+const g = globalThis as { __FITPRUNE_TEST_GPU__?: GPU };
+
+describe('generation: stopping, sampling, abort, errors', () => {
+  let engine: Engine;
+  const image = testImage(new Rng(3), 56, 56);
+  const question = 'What is the color of the square?';
+
+  beforeAll(async () => {
+    engine = await Engine.create({ gpu: g.__FITPRUNE_TEST_GPU__ });
+    await engine.load({ files: makeTinyLlava({ seed: 11 }) });
+  });
+  afterAll(() => engine.dispose());
+
+  it('stops at max tokens and streams every token', async () => {
+    const seen: number[] = [];
+    const r = await engine.generate({ prompt: question, image, maxNewTokens: 7 }, (t) => void seen.push(t.token));
+    expect(r.finishReason === 'length' || r.finishReason === 'eos').toBe(true);
+    if (r.finishReason === 'length') expect(r.tokens).toHaveLength(7);
+    expect(seen).toEqual(r.tokens);
+    expect(r.usage.decodeTokensPerSecond).toBeGreaterThanOrEqual(0);
+  });
+
+  it('stops at a stop string and leaves it out of the text', async () => {
+    const full = await engine.generate({ prompt: question, image, maxNewTokens: 8 });
+    const stop = full.text.slice(0, 3);
+    if (stop.trim().length === 0) return; // a degenerate random model: nothing to stop on
+    const r = await engine.generate({ prompt: question, image, maxNewTokens: 8, stop: [stop] });
+    expect(r.finishReason).toBe('stop');
+    expect(r.text.endsWith(stop)).toBe(false);
+  });
+
+  it('samples reproducibly for a seed and differently for another', async () => {
+    const run = (seed: number) => engine.generate({ prompt: question, image, maxNewTokens: 8, sampling: { temperature: 1.5, topK: 50, seed } });
+    const [a, b] = [await run(1), await run(1)];
+    expect(a.tokens).toEqual(b.tokens);
+    const others = await Promise.all([2, 3, 4].map((s) => run(s)));
+    expect(others.some((o) => o.tokens.join() !== a.tokens.join())).toBe(true);
+  });
+
+  it('aborts mid-generation and stays usable', async () => {
+    const controller = new AbortController();
+    const r = await engine.generate({ prompt: question, image, maxNewTokens: 20, signal: controller.signal }, (t) => {
+      if (t.index === 1) controller.abort();
+    });
+    expect(r.finishReason).toBe('abort');
+    expect(r.tokens).toHaveLength(2);
+    const after = await engine.generate({ prompt: question, image, maxNewTokens: 2 });
+    expect(after.tokens.length).toBeGreaterThan(0);
+  });
+
+  it('answers a text-only prompt, and refuses a placeholder without an image', async () => {
+    const r = await engine.generate({ prompt: 'Hello there', maxNewTokens: 3 });
+    expect(r.usage.visualTokens).toBe(0);
+    await expect(engine.generate({ prompt: 'USER: <image>\nHi ASSISTANT:', rawPrompt: true, maxNewTokens: 2 })).rejects.toThrow(/image placeholder but no image/);
+  });
+});
