@@ -9,6 +9,9 @@ import type { DecoderHooks } from '../models/hooks';
 import { LlavaModel } from '../models/llava';
 import { ops } from '../models/ops';
 import { loadPreprocessor, type ImageInput, type Preprocessor } from '../preprocess';
+import { architectureFlops, referenceFlops } from '../prune/flops';
+import { pruningSession, type PruningPolicy, type PruningReport } from '../prune/policies';
+import { architectureShape } from '../prune/recipe';
 import { Sampler, type SamplingOptions } from './sampler';
 
 export interface ModelInfo {
@@ -34,8 +37,21 @@ export interface GenerateRequest {
   /** Stop when the decoded answer ends with one of these. */
   stop?: string[];
   signal?: AbortSignal;
-  /** Decoder hooks for this request (pruning policies, statistics). */
+  /** Visual-token pruning for this request (default none). */
+  pruning?: PruningPolicy;
+  /** Also report which visual tokens survive each layer (for heatmaps). */
+  recordKeptIndices?: boolean;
+  /** Extra decoder hooks (statistics collectors); not combined with `pruning`. */
   hooks?: DecoderHooks | null;
+}
+
+export interface PruningResult extends PruningReport {
+  flops: {
+    /** FitPrune's convention: visual tokens only, multiply-accumulates. */
+    reference: { ratio: number; macs: number; baselineMacs: number };
+    /** This prompt's whole prefill incl. text, vision tower and projector, FLOPs. */
+    architecture: { ratio: number; flops: number; baselineFlops: number };
+  };
 }
 
 export interface GenerateUsage {
@@ -58,6 +74,7 @@ export interface GenerateResult {
   usage: GenerateUsage;
   /** f32 logits of the first generated position (tests and comparisons). */
   firstLogits?: Float32Array;
+  pruning: PruningResult;
 }
 
 export interface TokenEvent {
@@ -184,8 +201,15 @@ export class Engine {
     let prefillMs = 0;
     let ttft = 0;
     let decodeStart = 0;
+    const visualTokens = imageSpans.reduce((a, sp) => a + sp.end - sp.start, 0);
+    const pruning = pruningSession(ctx, request.pruning ?? { kind: 'none' }, {
+      numLayers: model.config.text.numLayers,
+      visualTokens: imageSpans[0] ? imageSpans[0].end - imageSpans[0].start : 0,
+      recordIndices: request.recordKeptIndices,
+    });
+    if (request.hooks && pruning.hooks) throw new EngineError('pass either `pruning` or `hooks`, not both');
     try {
-      const { logits, seq } = model.prefill(inputIds, images, imageSpans, cache, request.hooks ?? null);
+      const { logits, seq } = await model.prefill(inputIds, images, imageSpans, cache, pruning.hooks ?? request.hooks ?? null);
       for (const img of images) img.dispose();
       let next = await this.pick(logits, sampler);
       firstLogits = next.logits;
@@ -214,9 +238,20 @@ export class Engine {
           break;
         }
         if (i === maxNewTokens - 1) break;
-        next = await this.pick(model.decodeStep(token, position++, cache), sampler);
+        next = await this.pick(await model.decodeStep(token, position++, cache), sampler);
       }
       const decodeMs = now() - decodeStart;
+      const report = await pruning.report();
+      const t = model.config.text;
+      const refFlops = referenceFlops({ hiddenSize: t.hiddenSize, intermediateSize: t.intermediateSize, numLayers: t.numLayers }, report.visualTokens, report.deleted);
+      const archFlops = architectureFlops(architectureShape(model.config), inputIds.length, report.visualTokens, report.deleted);
+      const pruningResult: PruningResult = {
+        ...report,
+        flops: {
+          reference: { ratio: refFlops.ratio, macs: refFlops.macs, baselineMacs: refFlops.baselineMacs },
+          architecture: { ratio: archFlops.ratio, flops: archFlops.flops, baselineFlops: archFlops.baselineFlops },
+        },
+      };
       const finalText = finishReason === 'stop' ? text : pre.decode(tokens);
       const decoded = Math.max(0, tokens.length - 1);
       return {
@@ -224,9 +259,10 @@ export class Engine {
         tokens,
         finishReason,
         firstLogits,
+        pruning: pruningResult,
         usage: {
           promptTokens: inputIds.length,
-          visualTokens: imageSpans.reduce((a, s) => a + s.end - s.start, 0),
+          visualTokens,
           generatedTokens: tokens.length,
           imageEncodeMs: t1 - t0,
           prefillMs,

@@ -57,6 +57,10 @@ export interface LayerHookArgs {
   hidden: Tensor;
 }
 
+/**
+ * Hooks may be async (calibration reads statistics back between layers); the decoder awaits
+ * them, so a forward with only synchronous hooks still records everything into one batch.
+ */
 export interface DecoderHooks {
   /** Layers whose attention must also write row statistics (max, sum-exp) for the hook. */
   wantsRowStats?(layer: number, phase: 'prefill' | 'decode'): boolean;
@@ -65,7 +69,10 @@ export interface DecoderHooks {
    * the sequence: the attention output, the residual stream and the position ids are gathered;
    * o_proj and the MLP then run on kept rows only. The layer's KV cache keeps every row it saw.
    */
-  afterAttention?(args: AttentionHookArgs): KeepRows | void;
-  /** After the layer's MLP and residual add. */
-  afterLayer?(args: LayerHookArgs): void;
+  afterAttention?(args: AttentionHookArgs): KeepRows | void | Promise<KeepRows | void>;
+  /**
+   * After the layer's MLP and residual add. Returning rows to keep prunes before the next
+   * layer (FastV's placement): the residual stream and position ids are gathered.
+   */
+  afterLayer?(args: LayerHookArgs): KeepRows | void | Promise<KeepRows | void>;
 }

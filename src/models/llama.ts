@@ -85,13 +85,13 @@ export class LlamaDecoder {
    * Runs every layer on `hidden` (f32 [T, d], consumed) whose rows sit at `positions`.
    * Returns the final-normed hidden states of the surviving rows.
    */
-  forward(
+  async forward(
     hidden: Tensor,
     seq: SequenceView,
     cache: KvCache,
     phase: 'prefill' | 'decode',
     hooks: DecoderHooks | null,
-  ): DecoderStepResult {
+  ): Promise<DecoderStepResult> {
     const { ctx, config: c } = this;
     let h = hidden;
     let view: SequenceView = { ...seq };
@@ -118,7 +118,7 @@ export class LlamaDecoder {
       let attn = ops.attention(ctx, q, cache.k[l]!, cache.v[l]!, { kvLen, causal: true, scale: this.scale, rowStats });
       let keep: KeepRows | void = undefined;
       if (hooks?.afterAttention) {
-        keep = hooks.afterAttention({
+        keep = await hooks.afterAttention({
           ctx,
           layer: l,
           phase,
@@ -135,16 +135,10 @@ export class LlamaDecoder {
       q.dispose();
       rowStats?.dispose();
       if (keep && keep.keptCount !== T) {
-        const n = keep.keptCount;
         const attnKept = ops.gatherRows(ctx, attn.reshape([T, c.numHeads * c.headDim]), keep.keep);
-        const hKept = ops.gatherRows(ctx, h, keep.keep);
-        const posKept = ops.gatherRows(ctx, view.positions, keep.keep);
         attn.dispose();
-        h.dispose();
-        if (view.positions !== seq.positions) view.positions.dispose();
         attn = attnKept;
-        h = hKept;
-        view = { ...view, length: n, positions: posKept, visualSpan: keep.visualSpan };
+        ({ h, view } = this.compact(h, view, seq, keep));
       }
       keep?.keep.dispose();
       const o = ops.matmul(ctx, attn.reshape([view.length, c.numHeads * c.headDim]), w.o);
@@ -164,11 +158,22 @@ export class LlamaDecoder {
       h = ops.add(ctx, h2, down);
       h2.dispose();
       down.dispose();
-      hooks?.afterLayer?.({ ctx, layer: l, phase, seq: view, hidden: h });
+      const after = await hooks?.afterLayer?.({ ctx, layer: l, phase, seq: view, hidden: h });
+      if (after && after.keptCount !== view.length) ({ h, view } = this.compact(h, view, seq, after));
+      after?.keep.dispose();
     }
     const out = ops.rmsnorm(ctx, h, this.weights.norm, c.rmsNormEps);
     h.dispose();
     return { hidden: out, seq: view };
+  }
+
+  /** Gathers the residual stream and position ids to the kept rows. */
+  private compact(h: Tensor, view: SequenceView, original: SequenceView, keep: KeepRows): { h: Tensor; view: SequenceView } {
+    const hKept = ops.gatherRows(this.ctx, h, keep.keep);
+    const posKept = ops.gatherRows(this.ctx, view.positions, keep.keep);
+    h.dispose();
+    if (view.positions !== original.positions) view.positions.dispose();
+    return { h: hKept, view: { ...view, length: keep.keptCount, positions: posKept, visualSpan: keep.visualSpan } };
   }
 
   /** f32 [rows, vocab] logits of the given rows of final hidden states. */

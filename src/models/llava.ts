@@ -164,13 +164,13 @@ export class LlavaModel {
    * Embeds the prompt, writes the image features into the image span(s) and runs the decoder.
    * `images[i]` fills `imageSpans[i]`.
    */
-  prefill(
+  async prefill(
     inputIds: Uint32Array,
     images: readonly Tensor[],
     imageSpans: readonly { start: number; end: number }[],
     cache: KvCache,
     hooks: DecoderHooks | null,
-  ): PrefillResult {
+  ): Promise<PrefillResult> {
     const { ctx } = this;
     const T = inputIds.length;
     const d = this.config.text.hiddenSize;
@@ -190,7 +190,7 @@ export class LlavaModel {
     // Statistics and pruning act on the first image's span (several images: see docs).
     const visualSpan = imageSpans[0] ? { ...imageSpans[0] } : null;
     const seq: SequenceView = { length: T, positions, visualSpan, originalLength: T };
-    const out = this.decoder.forward(hidden, seq, cache, 'prefill', hooks);
+    const out = await this.decoder.forward(hidden, seq, cache, 'prefill', hooks);
     const logits = this.decoder.logits(out.hidden, out.seq.length - 1);
     out.hidden.dispose();
     if (out.seq.positions !== positions) out.seq.positions.dispose();
@@ -199,14 +199,14 @@ export class LlavaModel {
   }
 
   /** One decode step: token at absolute position `position` → f32 [vocab] logits. */
-  decodeStep(token: number, position: number, cache: KvCache): Tensor {
+  async decodeStep(token: number, position: number, cache: KvCache): Promise<Tensor> {
     const { ctx } = this;
     const ids = ctx.upload(Uint32Array.of(token), [1], 'u32', 'token');
     const hidden = this.decoder.embed(ids);
     ids.dispose();
     const positions = ctx.upload(Uint32Array.of(position), [1], 'u32', 'position');
     const seq: SequenceView = { length: 1, positions, visualSpan: null, originalLength: position + 1 };
-    const out = this.decoder.forward(hidden, seq, cache, 'decode', null);
+    const out = await this.decoder.forward(hidden, seq, cache, 'decode', null);
     positions.dispose();
     const logits = this.decoder.logits(out.hidden, 0);
     out.hidden.dispose();

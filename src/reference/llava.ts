@@ -7,7 +7,7 @@
  */
 import type { LlavaConfig } from '../models/config';
 import { activation, type ActivationOp } from './activation';
-import { attention } from './attention';
+import { attention, type AttentionArgs } from './attention';
 import { embedding } from './embedding';
 import { matmul } from './matmul';
 import { layernorm, rmsnorm } from './norm';
@@ -106,45 +106,96 @@ function stackRows(rows: Float32Array[], width: number): Float32Array {
   return out;
 }
 
+/** What a reference pruning policy sees at a layer (current rows, original positions). */
+export interface ReferencePruneArgs {
+  layer: number;
+  /** Queries after RoPE [T, Hq, D] and this layer's whole cache [kvLen, Hkv, D]. */
+  q: Float32Array;
+  k: Float32Array;
+  args: AttentionArgs;
+  positions: number[];
+  visualSpan: { start: number; end: number } | null;
+}
+
+/** Rows to keep (ascending) and the visual span after the cut; null keeps everything. */
+export type ReferencePruneResult = { keep: number[]; visualSpan: { start: number; end: number } | null } | null;
+
+export interface ReferencePruner {
+  afterAttention?(a: ReferencePruneArgs): ReferencePruneResult;
+  /** Placement after the layer (FastV); sees the same attention as afterAttention did. */
+  afterLayer?(a: ReferencePruneArgs): ReferencePruneResult;
+}
+
+function pickRows(x: Float32Array, width: number, keep: number[]): Float32Array {
+  const out = new Float32Array(keep.length * width);
+  keep.forEach((r, i) => out.set(x.subarray(r * width, (r + 1) * width), i * width));
+  return out;
+}
+
+export interface ReferenceDecoderOutput {
+  hidden: Float32Array;
+  positions: number[];
+  visualSpan: { start: number; end: number } | null;
+}
+
 /**
- * Llama decoder over embedded rows `hidden` [T, d] at `positions`; appends to `cache`.
- * Returns the final-normed hidden rows.
+ * Llama decoder over embedded rows `hidden` [T, d] at original `positions`; appends each
+ * layer's K/V to its own cache (ragged after pruning). An optional pruner drops rows after a
+ * layer's attention (before o_proj) or after the layer. Returns the final-normed rows left.
  */
-export function referenceDecoder(w: ReferenceLlavaWeights, hidden: Float32Array, positions: readonly number[], cache: ReferenceKvCache): Float32Array {
+export function referenceDecoder(
+  w: ReferenceLlavaWeights,
+  hidden: Float32Array,
+  positions: readonly number[],
+  cache: ReferenceKvCache,
+  pruner: ReferencePruner | null = null,
+  visualSpan: { start: number; end: number } | null = null,
+): ReferenceDecoderOutput {
   const { config: c, get, names } = w;
   const t = c.text;
   const d = t.hiddenSize;
-  const T = positions.length;
   const qw = t.numHeads * t.headDim;
   const kw = t.numKvHeads * t.headDim;
   let h: Float32Array = hidden;
+  let pos = [...positions];
+  let span = visualSpan;
   names.text.layers.forEach((l, li) => {
+    let T = pos.length;
     const xn = rmsnorm(h, get(l.inputNorm), T, d, t.rmsNormEps);
-    const q = rope(matmul(xn, get(l.q), T, qw, d), positions, T, t.numHeads, t.headDim, t.ropeTheta);
-    const k = rope(matmul(xn, get(l.k), T, kw, d), positions, T, t.numKvHeads, t.headDim, t.ropeTheta);
+    const q = rope(matmul(xn, get(l.q), T, qw, d), pos, T, t.numHeads, t.headDim, t.ropeTheta);
+    const k = rope(matmul(xn, get(l.k), T, kw, d), pos, T, t.numKvHeads, t.headDim, t.ropeTheta);
     const v = matmul(xn, get(l.v), T, kw, d);
     for (let r = 0; r < T; r++) {
       cache.k[li]!.push(k.slice(r * kw, (r + 1) * kw));
       cache.v[li]!.push(v.slice(r * kw, (r + 1) * kw));
     }
     const kvLen = cache.k[li]!.length;
-    const a = attention(q, stackRows(cache.k[li]!, kw), stackRows(cache.v[li]!, kw), {
-      Tq: T,
-      Hq: t.numHeads,
-      Hkv: t.numKvHeads,
-      D: t.headDim,
-      kvLen,
-      causal: true,
-      scale: 1 / Math.sqrt(t.headDim),
-    }).out;
+    const kAll = stackRows(cache.k[li]!, kw);
+    const args: AttentionArgs = { Tq: T, Hq: t.numHeads, Hkv: t.numKvHeads, D: t.headDim, kvLen, causal: true, scale: 1 / Math.sqrt(t.headDim) };
+    let a = attention(q, kAll, stackRows(cache.v[li]!, kw), args).out;
+    const seen: ReferencePruneArgs = { layer: li, q, k: kAll, args, positions: pos, visualSpan: span };
+    const cut = pruner?.afterAttention?.(seen);
+    if (cut) {
+      a = pickRows(a, qw, cut.keep);
+      h = pickRows(h, d, cut.keep);
+      pos = cut.keep.map((r) => pos[r]!);
+      span = cut.visualSpan;
+      T = pos.length;
+    }
     h = add(h, matmul(a, get(l.o), T, d, qw));
     const xn2 = rmsnorm(h, get(l.postNorm), T, d, t.rmsNormEps);
     const gate = activation(matmul(xn2, get(l.gate), T, t.intermediateSize, d), 'silu');
     const up = matmul(xn2, get(l.up), T, t.intermediateSize, d);
     for (let i = 0; i < gate.length; i++) gate[i] = gate[i]! * up[i]!;
     h = add(h, matmul(gate, get(l.down), T, d, t.intermediateSize));
+    const after = pruner?.afterLayer?.({ ...seen, positions: pos, visualSpan: span });
+    if (after) {
+      h = pickRows(h, d, after.keep);
+      pos = after.keep.map((r) => pos[r]!);
+      span = after.visualSpan;
+    }
   });
-  return rmsnorm(h, get(names.text.norm), T, d, t.rmsNormEps);
+  return { hidden: rmsnorm(h, get(names.text.norm), pos.length, d, t.rmsNormEps), positions: pos, visualSpan: span };
 }
 
 export function referenceLogits(w: ReferenceLlavaWeights, finalHidden: Float32Array, row: number): Float32Array {
@@ -169,6 +220,7 @@ export function referenceGenerate(
   pixels: Float32Array | null,
   maxNewTokens: number,
   eosTokenIds: readonly number[],
+  pruner: ReferencePruner | null = null,
 ): ReferenceGeneration {
   const c = w.config;
   const d = c.text.hiddenSize;
@@ -184,16 +236,16 @@ export function referenceGenerate(
   }
   const cache = newReferenceCache(c.text.numLayers);
   const T = inputIds.length;
-  let out: Float32Array = referenceDecoder(w, hidden, Array.from({ length: T }, (_, i) => i), cache);
-  const logits = [referenceLogits(w, out, T - 1)];
+  const prefill = referenceDecoder(w, hidden, Array.from({ length: T }, (_, i) => i), cache, pruner, imageSpan);
+  const logits = [referenceLogits(w, prefill.hidden, prefill.positions.length - 1)];
   const tokens: number[] = [];
   for (let i = 0; i < maxNewTokens; i++) {
     const token = argmaxOf(logits[logits.length - 1]!);
     if (eosTokenIds.includes(token)) break;
     tokens.push(token);
     if (i === maxNewTokens - 1) break;
-    out = referenceDecoder(w, embedding(Uint32Array.of(token), embedTable, d), [T + i], cache);
-    logits.push(referenceLogits(w, out, 0));
+    const step = referenceDecoder(w, embedding(Uint32Array.of(token), embedTable, d), [T + i], cache);
+    logits.push(referenceLogits(w, step.hidden, 0));
   }
   return { visionFeatures, projected, logits, tokens };
 }
