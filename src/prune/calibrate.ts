@@ -1,0 +1,211 @@
+/**
+ * FitPrune calibration in the runtime, through the decoder hooks of the loaded model:
+ *   pass A  unpruned run of every sample: per layer the text→visual and visual→visual
+ *           head-max attention mass (W_cross, W_self), two scalars per (sample, layer);
+ *   pass B  for a tolerance alpha, every sample runs with its own pruned state: at each layer
+ *           delete the tokens both statistics agree can go while keeping ≥ (1 − alpha) of the
+ *           unpruned mass, until the sample's projected cost fits the budget;
+ *   search  binary search of alpha for the budget; recipe = floor(mean deletions per layer).
+ * Pass A is reusable across budgets. Progress and abort throughout.
+ */
+import type { Engine } from '../engine/engine';
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import { attentionStats } from '../kernels/attention-stats';
+import type { AttentionHookArgs, DecoderHooks, KeepRows } from '../models/hooks';
+import type { ImageInput } from '../preprocess';
+import { layerRemoval, needsPruning, searchAlpha, searchSteps } from './fit';
+import { referenceFlops, referenceLayerMacs, type ReferenceFlopsModel } from './flops';
+import { makeRecipe, type Recipe } from './recipe';
+
+export interface CalibrationSample {
+  image: ImageInput;
+  question: string;
+}
+
+export interface CalibrationProgress {
+  phase: 'statistics' | 'fit';
+  /** 1-based sample within the current pass. */
+  sample: number;
+  samples: number;
+  /** Search step (fit phase), 1-based, of about `steps`. */
+  step?: number;
+  steps?: number;
+  alpha?: number;
+  elapsedSeconds: number;
+  etaSeconds: number;
+}
+
+/** Pass A's result: W_cross and W_self per sample and layer, plus the visual-token count. */
+export interface PassA {
+  wCross: number[][];
+  wSelf: number[][];
+  visualTokens: number;
+}
+
+export interface CalibrationResult {
+  recipe: Recipe;
+  passA: PassA;
+  steps: { alpha: number; ratio: number; feasible: boolean; counts: number[] }[];
+  seconds: number;
+  feasible: boolean;
+}
+
+interface Stats {
+  self: Tensor;
+  cross: Tensor;
+  textRows: number;
+  visualRows: number;
+}
+
+function layerStats(ctx: GpuContext, a: AttentionHookArgs): Stats | null {
+  const span = a.seq.visualSpan;
+  if (a.phase !== 'prefill' || !span || !a.rowStats) return null;
+  const T = a.seq.length;
+  const { selfSum, crossSum } = attentionStats(ctx, a.q, a.kCache, a.rowStats, {
+    kvLen: a.kvLen,
+    causal: true,
+    scale: a.scale,
+    visStart: span.start,
+    visEnd: span.end,
+    selfRows: [span.start, span.end],
+    crossRows: [span.end, T],
+  });
+  return { self: selfSum, cross: crossSum, textRows: T - span.end, visualRows: span.end - span.start };
+}
+
+const sum = (x: ArrayLike<number>) => {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i]!;
+  return s;
+};
+
+export class Calibrator {
+  private readonly model: ReferenceFlopsModel;
+  private readonly started = performance.now();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly samples: readonly CalibrationSample[],
+    private readonly o: { signal?: AbortSignal; onProgress?: (p: CalibrationProgress) => void } = {},
+  ) {
+    const m = engine.loadedModel;
+    if (!m) throw new Error('calibration needs a loaded model');
+    if (samples.length === 0) throw new Error('calibration needs at least one sample');
+    this.model = { hiddenSize: m.config.text.hiddenSize, intermediateSize: m.config.text.intermediateSize, numLayers: m.config.text.numLayers };
+  }
+
+  private progress(p: Omit<CalibrationProgress, 'elapsedSeconds' | 'etaSeconds'>, fractionDone: number): void {
+    const elapsed = (performance.now() - this.started) / 1000;
+    this.o.onProgress?.({ ...p, elapsedSeconds: elapsed, etaSeconds: fractionDone > 0 ? (elapsed / fractionDone) * (1 - fractionDone) : 0 });
+  }
+
+  private async runSample(sample: CalibrationSample, hooks: DecoderHooks): Promise<void> {
+    await this.engine.generate({ prompt: sample.question, image: sample.image, maxNewTokens: 1, hooks, signal: this.o.signal });
+  }
+
+  /** Pass A: unpruned statistics of every sample. */
+  async passA(): Promise<PassA> {
+    const ctx = this.engine.ctx;
+    const L = this.model.numLayers;
+    const wCross: number[][] = [];
+    const wSelf: number[][] = [];
+    let visualTokens = 0;
+    for (let s = 0; s < this.samples.length; s++) {
+      this.o.signal?.throwIfAborted();
+      const collected: (Stats | null)[] = new Array(L).fill(null);
+      await this.runSample(this.samples[s]!, {
+        wantsRowStats: (_l, phase) => phase === 'prefill',
+        afterAttention: (a) => {
+          collected[a.layer] = layerStats(ctx, a);
+        },
+      });
+      const wc: number[] = [];
+      const ws: number[] = [];
+      for (const st of collected) {
+        if (!st) throw new Error('a calibration sample has no image tokens: every sample needs an image');
+        visualTokens = st.visualRows;
+        wc.push(st.textRows > 0 ? sum(await ctx.read(st.cross)) / st.textRows : 0);
+        ws.push(sum(await ctx.read(st.self)) / st.visualRows);
+        st.cross.dispose();
+        st.self.dispose();
+      }
+      wCross.push(wc);
+      wSelf.push(ws);
+      this.progress({ phase: 'statistics', sample: s + 1, samples: this.samples.length }, (s + 1) / this.samples.length / (1 + searchSteps()));
+    }
+    return { wCross, wSelf, visualTokens };
+  }
+
+  /** Pass B for one alpha: per-sample deletions per layer, then the recipe's counts. */
+  async passB(a: PassA, alpha: number, budget: number, step: number): Promise<number[]> {
+    const ctx = this.engine.ctx;
+    const L = this.model.numLayers;
+    const N = a.visualTokens;
+    const budgetMacs = (1 - budget) * referenceFlops(this.model, N, new Array(L).fill(0)).baselineMacs;
+    const totals = new Array<number>(L).fill(0);
+    for (let s = 0; s < this.samples.length; s++) {
+      this.o.signal?.throwIfAborted();
+      let costSoFar = 0;
+      let stopped = false;
+      const hooks: DecoderHooks = {
+        wantsRowStats: (_l, phase) => phase === 'prefill' && !stopped,
+        afterAttention: async (h): Promise<KeepRows | void> => {
+          const span = h.seq.visualSpan;
+          if (h.phase !== 'prefill') return;
+          const n = span ? span.end - span.start : 0;
+          if (!span || stopped || !needsPruning(this.model, h.layer, n, costSoFar, budgetMacs)) {
+            stopped = true;
+            costSoFar += referenceLayerMacs(this.model, n, n);
+            return;
+          }
+          const st = layerStats(ctx, h)!;
+          const [crossSum, selfSum] = [(await ctx.read(st.cross)) as Float32Array, (await ctx.read(st.self)) as Float32Array];
+          st.cross.dispose();
+          st.self.dispose();
+          const cross = st.textRows > 0 ? crossSum.map((x) => x / st.textRows) : crossSum;
+          const self = selfSum.map((x) => x / st.visualRows);
+          const removed = layerRemoval(cross, self, a.wCross[s]![h.layer]!, a.wSelf[s]![h.layer]!, alpha);
+          const k = removed.length;
+          totals[h.layer]! += k;
+          costSoFar += referenceLayerMacs(this.model, n, n - k);
+          if (k === 0) return;
+          const drop = new Set(removed.map((j) => span.start + j));
+          const T = h.seq.length;
+          const keep = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i).filter((i) => !drop.has(i)), [T - k], 'u32', 'keep');
+          return { keep, keptCount: T - k, visualSpan: n - k > 0 ? { start: span.start, end: span.end - k } : null };
+        },
+      };
+      await this.runSample(this.samples[s]!, hooks);
+      const perStep = this.samples.length * (1 + searchSteps());
+      this.progress(
+        { phase: 'fit', sample: s + 1, samples: this.samples.length, step: step + 1, steps: searchSteps(), alpha },
+        (this.samples.length * (1 + step) + s + 1) / perStep,
+      );
+    }
+    return totals.map((t) => Math.floor(t / this.samples.length));
+  }
+
+  /** The whole calibration for a budget (fraction of reference-convention FLOPs removed). */
+  async run(budget: number, modelId: string, o: { passA?: PassA; source?: string } = {}): Promise<CalibrationResult> {
+    if (!(budget > 0 && budget < 1)) throw new Error(`the budget is a fraction of FLOPs to remove in (0, 1), got ${budget}`);
+    const a = o.passA ?? (await this.passA());
+    let step = 0;
+    const { best, steps } = await searchAlpha(
+      async (alpha) => {
+        const counts = await this.passB(a, alpha, budget, step++);
+        return { ratio: referenceFlops(this.model, a.visualTokens, counts).ratio, fit: counts };
+      },
+      budget,
+      { signal: this.o.signal },
+    );
+    const seconds = (performance.now() - this.started) / 1000;
+    const config = this.engine.loadedModel!.config;
+    const recipe = makeRecipe(config, modelId, best.fit, {
+      budget,
+      alpha: best.alpha,
+      calibration: { samples: this.samples.length, source: o.source ?? 'calibration set', seconds, searchSteps: steps.length },
+    });
+    return { recipe, passA: a, steps: steps.map((s) => ({ alpha: s.alpha, ratio: s.ratio, feasible: s.feasible, counts: s.fit })), seconds, feasible: best.feasible };
+  }
+}
