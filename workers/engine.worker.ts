@@ -6,6 +6,8 @@ import type { AdapterSummary } from '../src/gpu/context';
 import { Engine, type GenerateRequest, type GenerateResult, type ModelInfo, type ModelRef, type TokenEvent } from '../src/engine/engine';
 import type { LoadProgress } from '../src/load/progress';
 import { FilesSource } from '../src/load/sources';
+import { Calibrator, type CalibrationProgress, type CalibrationResult, type CalibrationSample, type PassA } from '../src/prune/calibrate';
+import { parseRecipe, type Recipe } from '../src/prune/recipe';
 
 /** What the page can pass as a model: a URL / hub id string, files in memory, or picked files. */
 export type WorkerModelRef = string | { files: Map<string, Uint8Array>; name?: string } | { picked: File[]; name?: string };
@@ -14,6 +16,7 @@ export type WorkerGenerateRequest = Omit<GenerateRequest, 'signal' | 'hooks'> & 
 
 let engine: Promise<Engine> | null = null;
 const controllers = new Map<string, AbortController>();
+let passACache: { setId: string; passA: PassA } | null = null;
 
 function getEngine(): Promise<Engine> {
   engine ??= Engine.create().catch((e: unknown) => {
@@ -40,7 +43,9 @@ const api = {
     const controller = new AbortController();
     controllers.set(requestId, controller);
     try {
-      return await e.load(toRef(ref), { signal: controller.signal, onProgress });
+      const info = await e.load(toRef(ref), { signal: controller.signal, onProgress });
+      passACache = null;
+      return info;
     } finally {
       controllers.delete(requestId);
     }
@@ -55,6 +60,43 @@ const api = {
     } finally {
       controllers.delete(request.requestId);
     }
+  },
+
+  /**
+   * Calibrates a FitPrune recipe on the given samples for a budget (fraction of the
+   * reference-convention FLOPs to remove). Pass A is kept in the worker and reused for the next
+   * budget on the same samples (same `setId`).
+   */
+  async calibrate(
+    samples: CalibrationSample[],
+    budget: number,
+    requestId: string,
+    o: { setId?: string; modelId?: string; source?: string } = {},
+    onProgress?: (p: CalibrationProgress) => void,
+  ): Promise<Omit<CalibrationResult, 'passA'>> {
+    const e = await getEngine();
+    const controller = new AbortController();
+    controllers.set(requestId, controller);
+    try {
+      const cached = o.setId && passACache?.setId === o.setId ? passACache.passA : undefined;
+      const result = await new Calibrator(e, samples, { signal: controller.signal, onProgress }).run(budget, o.modelId ?? e.info().model?.source ?? 'model', {
+        passA: cached,
+        source: o.source,
+      });
+      if (o.setId) passACache = { setId: o.setId, passA: result.passA };
+      const { passA: _dropped, ...rest } = result;
+      void _dropped;
+      return rest;
+    } finally {
+      controllers.delete(requestId);
+    }
+  },
+
+  /** Validates a recipe document against the loaded model (clear refusal otherwise). */
+  async checkRecipe(json: string): Promise<Recipe> {
+    const model = (await getEngine()).loadedModel;
+    if (!model) throw new Error('load a model before importing a recipe');
+    return parseRecipe(json, model.config);
   },
 
   abort(requestId: string): void {

@@ -48,6 +48,21 @@ describe('LLaVA through the engine worker (comlink) in Chromium', () => {
       await expect(engine.load({ files: broken, name: 'broken' }, 'load-2')).rejects.toThrow(/model\.safetensors: tensor data needs \d+ bytes but the file holds \d+ after the header \(truncated\?\)/);
       const again = await engine.generate({ requestId: 'gen-2', prompt: 'How many objects are there?', image, maxNewTokens: 5 });
       expect(again.tokens).toEqual(result.tokens);
+
+      // Calibrate a recipe in the browser (2 samples, 50 % budget), then answer with it.
+      const calibration = await engine.calibrate(
+        [0, 1].map(() => ({ image: testImage(rng, 56, 56), question: 'What is on the left?' })),
+        0.5,
+        'cal-1',
+        { setId: 'test' },
+      );
+      expect(calibration.feasible).toBe(true);
+      expect(calibration.recipe.flops.reference.ratio).toBeLessThanOrEqual(0.5);
+      const recipe = await engine.checkRecipe(JSON.stringify(calibration.recipe));
+      const pruned = await engine.generate({ requestId: 'gen-3', prompt: 'How many objects are there?', image, maxNewTokens: 3, pruning: { kind: 'fitprune', recipe }, recordKeptIndices: true });
+      expect(pruned.pruning.keptPerLayer.at(-1)).toBeLessThan(64);
+      expect(pruned.pruning.keptIndices).toHaveLength(2);
+      console.info(`browser usage (tiny, SwiftShader): ${JSON.stringify(result.usage)}; calibration ${calibration.seconds.toFixed(1)} s`);
     } finally {
       worker.terminate();
     }
