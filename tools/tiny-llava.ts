@@ -34,6 +34,12 @@ export const PRESETS = {
     vision: { hidden: 32, intermediate: 64, layers: 2, heads: 2, imageSize: 84, patchSize: 7 },
     strategy: 'default',
   },
+  /** LLaVA-1.5's 576 visual tokens (336 px, patch 14) on a small 8-layer decoder: for benchmarks. */
+  'bench-576': {
+    text: { hidden: 256, intermediate: 688, layers: 8, heads: 8, kvHeads: 4, tieEmbeddings: false },
+    vision: { hidden: 64, intermediate: 128, layers: 2, heads: 2, imageSize: 336, patchSize: 14 },
+    strategy: 'default',
+  },
 } satisfies Record<string, TinyLlavaPreset>;
 
 export type PresetName = keyof typeof PRESETS;

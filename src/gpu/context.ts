@@ -318,6 +318,7 @@ export class GpuContext {
     this.flush();
     this.profiler?.destroy();
     this.profiler = new Profiler(this.device, mode);
+    this.lastDone = 0;
   }
 
   /** Stop profiling and return per-kernel totals, slowest first. */
@@ -330,13 +331,23 @@ export class GpuContext {
     return report;
   }
 
-  /** Wall-clock mode: submit this dispatch alone; the time includes queueing behind earlier work. */
+  private lastDone = 0;
+
+  /**
+   * Wall-clock mode: submit this dispatch alone. The queue runs submissions in order, so a
+   * dispatch's time is from when it could start (its submit, or the previous one finishing)
+   * to when it finished.
+   */
   private timeAlone(label: string): void {
-    const start = performance.now();
+    const submitted = performance.now();
     this.flush();
     const profiler = this.profiler!;
     this.profilerReads.push(
-      this.device.queue.onSubmittedWorkDone().then(() => profiler.add(label, performance.now() - start)),
+      this.device.queue.onSubmittedWorkDone().then(() => {
+        const done = performance.now();
+        profiler.add(label, done - Math.max(submitted, this.lastDone));
+        this.lastDone = done;
+      }),
     );
   }
 
