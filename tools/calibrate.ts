@@ -6,6 +6,7 @@ import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
 import { nodeGpu } from '../src/gpu/node';
+import { openNodeSource } from '../src/load/node-dir-source';
 import { Calibrator } from '../src/prune/calibrate';
 import { loadDataset } from './data';
 
@@ -31,7 +32,7 @@ const controller = new AbortController();
 process.on('SIGINT', () => controller.abort());
 const engine = await Engine.create({ gpu: nodeGpu() });
 try {
-  const info = await engine.load(values.model, { signal: controller.signal });
+  const info = await engine.load(await openNodeSource(values.model!), { signal: controller.signal });
   const items = await loadDataset(values.data, values.limit ? Number(values.limit) : undefined);
   console.error(`calibrating ${info.source} on ${items.length} samples for ${(keep * 100).toFixed(0)} % of the FLOPs …`);
   const calibrator = new Calibrator(

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
 import { nodeGpu } from '../src/gpu/node';
+import { openNodeSource } from '../src/load/node-dir-source';
 import { Calibrator, type PassA } from '../src/prune/calibrate';
 import { evaluate, fastvRatioForBudget, type EvalItem, type EvalRow } from '../src/prune/evaluate';
 import type { PruningPolicy } from '../src/prune/policies';
@@ -68,7 +69,7 @@ function table(rows: EvalRow[]): string {
 }
 
 try {
-  const info = await engine.load(values.model, { signal: controller.signal });
+  const info = await engine.load(await openNodeSource(values.model!), { signal: controller.signal });
   const config = engine.loadedModel!.config;
   const data = await loadDataset(values.data, values.limit ? Number(values.limit) : undefined);
   const items: EvalItem[] = data.map((d) => {

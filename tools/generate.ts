@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
 import { describeAdapter } from '../src/gpu/device';
 import { nodeGpu } from '../src/gpu/node';
+import { openNodeSource } from '../src/load/node-dir-source';
 
 const { values } = parseArgs({
   options: {
@@ -38,7 +39,7 @@ const engine = await Engine.create({ gpu: nodeGpu() });
 try {
   if (!values.json) console.error(`adapter: ${describeAdapter(engine.adapter)}`);
   const t0 = performance.now();
-  const info = await engine.load(values.model, { signal: controller.signal });
+  const info = await engine.load(await openNodeSource(values.model!), { signal: controller.signal });
   const loadMs = performance.now() - t0;
   if (!values.json) console.error(`model: ${info.source} (${info.textLayers} layers, ${info.imageTokens} visual tokens) loaded in ${loadMs.toFixed(0)} ms`);
   let image: Blob | undefined;

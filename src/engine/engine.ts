@@ -4,6 +4,7 @@ import type { Tensor } from '../gpu/tensor';
 import type { LoadProgress } from '../load/progress';
 import type { ModelSource } from '../load/source';
 import { MemorySource } from '../load/source';
+import { openSource } from '../load/open';
 import type { LlavaConfig } from '../models/config';
 import type { DecoderHooks } from '../models/hooks';
 import { LlavaModel } from '../models/llava';
@@ -84,7 +85,7 @@ export interface TokenEvent {
   index: number;
 }
 
-/** A model source, or a folder/URL/hub id string (resolved by openSource), or in-memory files. */
+/** A model source, a URL / Hugging Face id string (openSource), or in-memory files. In Node, open folders with openNodeSource. */
 export type ModelRef = ModelSource | string | { files: ReadonlyMap<string, Uint8Array>; name?: string };
 
 export class EngineError extends Error {
@@ -306,10 +307,7 @@ export class Engine {
 }
 
 async function resolveSource(ref: ModelRef): Promise<ModelSource> {
-  if (typeof ref === 'string') {
-    const { openSource } = await import('../load/open');
-    return openSource(ref);
-  }
+  if (typeof ref === 'string') return openSource(ref);
   if ('files' in ref) return new MemorySource(ref.files, ref.name ?? 'memory');
   return ref;
 }

@@ -1,7 +1,19 @@
 // A model folder on disk (Node only: CLIs, tests). Browser code never imports this file.
 import { open, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { openSource } from './open';
 import { ModelFileError, type ModelSource, type ReadOptions } from './source';
+
+/** A folder path if it is one, else a URL or Hugging Face id (openSource). */
+export async function openNodeSource(ref: string): Promise<ModelSource> {
+  const isDir = await stat(ref).then((s) => s.isDirectory(), () => false);
+  if (isDir) return new NodeDirSource(ref);
+  try {
+    return openSource(ref);
+  } catch {
+    throw new Error(`"${ref}" is neither a folder, a URL nor a Hugging Face model id (owner/name)`);
+  }
+}
 
 const CHUNK = 8 * 1024 * 1024;
 

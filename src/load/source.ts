@@ -68,3 +68,19 @@ export class MemorySource implements ModelSource {
     return bytes;
   }
 }
+
+/** Throws a ModelFileError unless `range` is a valid [start, end) of whole non-negative bytes. */
+export function checkRange(file: string, range: { start: number; end: number }): void {
+  const { start, end } = range;
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end) || start < 0 || end < start) {
+    throw new ModelFileError(file, `invalid byte range [${start}, ${end})`);
+  }
+}
+
+/**
+ * Rethrows the signal's reason when it was aborted (so every loader rejects with the same
+ * AbortError whatever layer noticed), else the error itself.
+ */
+export function abortReasonOr(signal: AbortSignal | undefined, error: unknown): unknown {
+  return signal?.aborted ? signal.reason : error;
+}
