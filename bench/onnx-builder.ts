@@ -3,6 +3,8 @@
  * ModelProto → GraphProto (nodes, float initializers as raw_data, typed inputs/outputs).
  * Field numbers from onnx.proto3; wire format: varint keys, length-delimited messages.
  */
+import { concatBytes } from '../src/util/bytes';
+
 type Bytes = Uint8Array;
 
 function varint(n: number | bigint): number[] {
@@ -17,15 +19,7 @@ function varint(n: number | bigint): number[] {
   return out;
 }
 
-const concat = (parts: Bytes[]): Bytes => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const concat = concatBytes;
 
 const key = (field: number, wire: number) => varint((field << 3) | wire);
 const int = (field: number, v: number | bigint): Bytes => new Uint8Array([...key(field, 0), ...varint(v)]);

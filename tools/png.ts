@@ -1,5 +1,6 @@
 /** A minimal PNG encoder (8-bit RGB, no filtering) for generated data sets; Node only. */
 import { deflateSync } from 'node:zlib';
+import { concatBytes } from '../src/util/bytes';
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;
@@ -33,11 +34,5 @@ export function encodePng(rgb: Uint8Array, width: number, height: number): Uint8
   v.setUint32(4, height);
   header.set([8, 2, 0, 0, 0], 8);
   const parts = [new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array())];
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }

@@ -11,11 +11,12 @@
 import type { Engine } from '../engine/engine';
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import { attentionStats } from '../kernels/attention-stats';
 import type { AttentionHookArgs, DecoderHooks, KeepRows } from '../models/hooks';
 import type { ImageInput } from '../preprocess';
 import { layerRemoval, needsPruning, searchAlpha, searchSteps } from './fit';
 import { referenceFlops, referenceLayerMacs, type ReferenceFlopsModel } from './flops';
+import { fitpruneStats } from './policies';
+import { keepAllBut } from '../util/bytes';
 import { makeRecipe, type Recipe } from './recipe';
 
 export interface CalibrationSample {
@@ -61,17 +62,8 @@ interface Stats {
 function layerStats(ctx: GpuContext, a: AttentionHookArgs): Stats | null {
   const span = a.seq.visualSpan;
   if (a.phase !== 'prefill' || !span || !a.rowStats) return null;
-  const T = a.seq.length;
-  const { selfSum, crossSum } = attentionStats(ctx, a.q, a.kCache, a.rowStats, {
-    kvLen: a.kvLen,
-    causal: true,
-    scale: a.scale,
-    visStart: span.start,
-    visEnd: span.end,
-    selfRows: [span.start, span.end],
-    crossRows: [span.end, T],
-  });
-  return { self: selfSum, cross: crossSum, textRows: T - span.end, visualRows: span.end - span.start };
+  const { selfSum, crossSum } = fitpruneStats(ctx, a, span);
+  return { self: selfSum, cross: crossSum, textRows: a.seq.length - span.end, visualRows: span.end - span.start };
 }
 
 const sum = (x: ArrayLike<number>) => {
@@ -172,7 +164,7 @@ export class Calibrator {
           if (k === 0) return;
           const drop = new Set(removed.map((j) => span.start + j));
           const T = h.seq.length;
-          const keep = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i).filter((i) => !drop.has(i)), [T - k], 'u32', 'keep');
+          const keep = ctx.upload(keepAllBut(T, drop), [T - k], 'u32', 'keep');
           return { keep, keptCount: T - k, visualSpan: n - k > 0 ? { start: span.start, end: span.end - k } : null };
         },
       };

@@ -16,6 +16,7 @@ import { elementwise } from '../kernels/elementwise';
 import { gatherRows } from '../kernels/gather-rows';
 import { headMeanAttention } from '../kernels/head-mean-attention';
 import type { AttentionHookArgs, DecoderHooks, KeepRows } from '../models/hooks';
+import { keepAllBut } from '../util/bytes';
 import { Rng } from '../util/random';
 import { rescaleCounts, type Recipe } from './recipe';
 
@@ -41,6 +42,22 @@ export interface PruningSession {
   hooks: DecoderHooks | null;
   /** Resolve after the prefill: reads back kept indices when they were recorded. */
   report(): Promise<PruningReport>;
+}
+
+/**
+ * FitPrune's statistics at a layer: per visual token, the head-max attention summed over the
+ * visual rows (self) and over the text rows after the image (cross).
+ */
+export function fitpruneStats(ctx: GpuContext, a: AttentionHookArgs, span: { start: number; end: number }): { selfSum: Tensor; crossSum: Tensor } {
+  return attentionStats(ctx, a.q, a.kCache, a.rowStats!, {
+    kvLen: a.kvLen,
+    causal: true,
+    scale: a.scale,
+    visStart: span.start,
+    visEnd: span.end,
+    selfRows: [span.start, span.end],
+    crossRows: [span.end, a.seq.length],
+  });
 }
 
 /** Removes k rows [span.start + j] chosen by `keep` from a sequence of T rows: new span. */
@@ -114,17 +131,9 @@ export function pruningSession(
         let keep: Tensor;
         if (rng) {
           const drop = new Set(rng.sortedSubset(n, k).map((j) => span.start + j));
-          keep = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i).filter((i) => !drop.has(i)), [T - k], 'u32', 'keep');
+          keep = ctx.upload(keepAllBut(T, drop), [T - k], 'u32', 'keep');
         } else {
-          const { selfSum, crossSum } = attentionStats(ctx, a.q, a.kCache, a.rowStats!, {
-            kvLen: a.kvLen,
-            causal: true,
-            scale: a.scale,
-            visStart: span.start,
-            visEnd: span.end,
-            selfRows: [span.start, span.end],
-            crossRows: [span.end, T],
-          });
+          const { selfSum, crossSum } = fitpruneStats(ctx, a, span);
           // cross (a sum over text rows) × self (a mean would only rescale: same ranking).
           const score = elementwise(ctx, crossSum, selfSum, 'mul');
           keep = bottomKKeep(ctx, score, k, { spanStart: span.start, seqLen: T });
