@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { toFloat16Bits, toFloat32 } from './convert';
-import { throttleProgress, type LoadProgress } from './progress';
+import type { LoadProgressTracker } from './progress';
 import { headerLength, parseHeader, SafetensorsError, type TensorInfo } from './safetensors';
 import { ModelFileError, readJson, type ModelSource } from './source';
 
@@ -100,6 +100,12 @@ export async function openCheckpoint(source: ModelSource, options: { signal?: Ab
   return new Checkpoint(source, tensors);
 }
 
+/** GPU bytes of a tensor uploaded as f16 or f32 (for upload progress totals). */
+export function uploadBytes(t: TensorInfo, as: 'f16' | 'f32'): number {
+  const count = t.shape.reduce((a, b) => a * b, 1);
+  return Math.ceil((count * (as === 'f16' ? 2 : 4)) / 4) * 4;
+}
+
 /**
  * Reads one tensor and uploads it: 'f16' for matmul weights and embedding tables (converted
  * from F32/BF16 with round-to-nearest-even), 'f32' for norms, biases and position tables.
@@ -108,21 +114,18 @@ export async function uploadTensor(
   ctx: GpuContext,
   checkpoint: Checkpoint,
   name: string,
-  options: { as: 'f16' | 'f32'; signal?: AbortSignal; onProgress?: (p: LoadProgress) => void },
+  options: { as: 'f16' | 'f32'; signal?: AbortSignal; progress?: LoadProgressTracker },
 ): Promise<Tensor> {
   const info = checkpoint.info(name);
-  const total = info.end - info.begin;
-  const progress = throttleProgress(options.onProgress);
-  let done = 0;
   const bytes = await checkpoint.read(name, {
     signal: options.signal,
-    onBytes: (n) => progress({ phase: 'download', file: info.file, bytesDone: (done += n), bytesTotal: total }),
+    onBytes: (n) => options.progress?.downloaded(info.file, n),
   });
   options.signal?.throwIfAborted();
   const tensor =
     options.as === 'f16'
       ? ctx.upload(toFloat16Bits(bytes, info.dtype), info.shape, 'f16', name)
       : ctx.upload(toFloat32(bytes, info.dtype), info.shape, 'f32', name);
-  progress({ phase: 'upload-to-gpu', file: name, bytesDone: tensor.byteLength, bytesTotal: tensor.byteLength });
+  options.progress?.uploadedBytes(tensor.byteLength);
   return tensor;
 }

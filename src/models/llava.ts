@@ -1,7 +1,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import { openCheckpoint, uploadTensor, type Checkpoint } from '../load/checkpoint';
-import type { LoadProgress } from '../load/progress';
+import { openCheckpoint, uploadBytes, uploadTensor, type Checkpoint } from '../load/checkpoint';
+import { LoadProgressTracker, type LoadProgress } from '../load/progress';
 import { readJson, type ModelSource } from '../load/source';
 import { ClipVisionTower, type ClipLayerWeights, type Linear } from './clip';
 import { parseLlavaConfig, type LlavaConfig } from './config';
@@ -69,8 +69,16 @@ export class LlavaModel {
     options: LoadOptions,
   ): Promise<LlavaModel> {
     const dtypes = llavaTensorDtypes(names);
+    const downloadTotals = new Map<string, number>();
+    let uploadTotal = 0;
+    for (const [name, as] of dtypes) {
+      const info = checkpoint.info(name);
+      downloadTotals.set(info.file, (downloadTotals.get(info.file) ?? 0) + info.end - info.begin);
+      uploadTotal += uploadBytes(info, as);
+    }
+    const progress = new LoadProgressTracker(downloadTotals, uploadTotal, options.onProgress);
     const get = async (name: string, shape?: number[]): Promise<Tensor> => {
-      const t = await uploadTensor(ctx, checkpoint, name, { as: dtypes.get(name)!, signal: options.signal, onProgress: options.onProgress });
+      const t = await uploadTensor(ctx, checkpoint, name, { as: dtypes.get(name)!, signal: options.signal, progress });
       owned.push(t);
       return shape ? t.reshape(shape) : t;
     };

@@ -21,7 +21,10 @@ describe('LLaVA through the engine worker (comlink) in Chromium', () => {
       const progress: LoadProgress[] = [];
       const info = await engine.load({ files, name: 'tiny' }, 'load-1', Comlink.proxy((p: LoadProgress) => void progress.push(p)));
       expect(info.imageTokens).toBe(64);
-      expect(progress.some((p) => p.phase === 'upload-to-gpu')).toBe(true);
+      const lastOf = (phase: string) => progress.filter((p) => p.phase === phase).at(-1)!;
+      expect(lastOf('download').file).toBe('model.safetensors');
+      expect(lastOf('download').bytesDone).toBe(lastOf('download').bytesTotal);
+      expect(lastOf('upload-to-gpu').bytesDone).toBe(lastOf('upload-to-gpu').bytesTotal);
 
       const image = testImage(rng, 61, 53);
       const streamed: TokenEvent[] = [];
