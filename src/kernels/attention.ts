@@ -1,6 +1,7 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { check, expectDtype, expectShape, outputTensor, Uniforms, workgroupGrid } from './common';
+import tiledSource from './attention-tiled.wgsl?raw';
 import source from './attention.wgsl?raw';
 
 const KERNEL = 'attention';
@@ -17,6 +18,16 @@ export interface AttentionOptions {
   out?: Tensor;
   /** f32 [Tq, Hq, 2]: receives (row max of scaled scores, Σ exp(score − max)) per row and head. */
   rowStats?: Tensor | null;
+  /**
+   * 'auto': the tiled kernel (16 query rows share each K/V tile) for prefill with head dims
+   * that are multiples of 4 up to 128, the row-wise kernel otherwise (decode, odd dims).
+   */
+  path?: 'auto' | 'tiled' | 'rowwise';
+}
+
+/** Whether the tiled prefill kernel handles this shape. */
+export function tiledAttentionFits(Tq: number, D: number): boolean {
+  return Tq >= 8 && D % 4 === 0 && D <= 128;
 }
 
 export interface AttentionShape {
@@ -57,18 +68,33 @@ export function attention(ctx: GpuContext, q: Tensor, kCache: Tensor, vCache: Te
   }
   const out = outputTensor(ctx, KERNEL, [s.Tq, s.Hq, s.D], 'f32', options.out);
   const scale = options.scale ?? 1 / Math.sqrt(s.D);
+  const path = options.path ?? 'auto';
+  const tiled = path === 'tiled' || (path === 'auto' && tiledAttentionFits(s.Tq, s.D));
+  const bindings = {
+    1: ctx.bind(KERNEL, q),
+    2: ctx.bind(KERNEL, kCache),
+    3: ctx.bind(KERNEL, vCache),
+    4: ctx.bind(KERNEL, out),
+    5: options.rowStats ? ctx.bind(KERNEL, options.rowStats) : undefined,
+  };
+  if (tiled) {
+    check(KERNEL, s.D % 4 === 0 && s.D <= 128, () => `the tiled path needs a head dim that is a multiple of 4 up to 128, got ${s.D}`);
+    const blocks = Math.ceil(s.Tq / 16);
+    ctx.dispatch({
+      kernel: `${KERNEL}Tiled`,
+      pipeline: ctx.pipeline(`${KERNEL}Tiled`, tiledSource, { ROW_STATS: Boolean(options.rowStats), HEAD_DIM: s.D }),
+      uniforms: new Uniforms().u32(s.Tq).u32(s.Hq).u32(s.Hkv).u32(options.kvLen).u32(options.causal ? 1 : 0).f32(scale).u32(blocks).bytes(),
+      bindings,
+      workgroups: [blocks, s.Hq],
+    });
+    return out;
+  }
   const [gx, gy] = workgroupGrid(ctx, s.Tq * s.Hq);
   ctx.dispatch({
     kernel: KERNEL,
     pipeline: ctx.pipeline(KERNEL, source, { ROW_STATS: Boolean(options.rowStats) }),
     uniforms: new Uniforms().u32(s.Tq).u32(s.Hq).u32(s.Hkv).u32(s.D).u32(options.kvLen).u32(options.causal ? 1 : 0).f32(scale).u32(gx).bytes(),
-    bindings: {
-      1: ctx.bind(KERNEL, q),
-      2: ctx.bind(KERNEL, kCache),
-      3: ctx.bind(KERNEL, vCache),
-      4: ctx.bind(KERNEL, out),
-      5: options.rowStats ? ctx.bind(KERNEL, options.rowStats) : undefined,
-    },
+    bindings,
     workgroups: [gx, gy],
   });
   return out;

@@ -26,7 +26,9 @@ const cases: Case[] = [
 
 describe('attention', () => {
   for (const c of cases) {
-    it(c.name, async () => {
+    for (const path of ['rowwise', 'tiled'] as const) {
+    if (path === 'tiled' && c.D % 4 !== 0) continue;
+    it(`${c.name} (${path})`, async () => {
       const ctx = await testGpu();
       const rng = freshRng();
       const q = rng.floats(c.Tq * c.Hq * c.D);
@@ -39,11 +41,13 @@ describe('attention', () => {
         causal: c.causal,
         out,
         rowStats,
+        path,
       });
       const expected = ref.attention(q, k, v, { ...c, scale: 1 / Math.sqrt(c.D) });
       expectClose(await readF32(ctx, out), expected.out, { rtol: 1e-5 }, `out, seed ${rng.seed}`);
       expectClose(await readF32(ctx, rowStats), expected.rowStats, { rtol: 1e-5 }, `rowStats, seed ${rng.seed}`);
     });
+    }
   }
 
   it('rejects bad head counts, kvLen past the capacity and causal kvLen < Tq', async () => {
