@@ -212,7 +212,7 @@ export class Engine {
     try {
       const { logits, seq } = await model.prefill(inputIds, images, imageSpans, cache, pruning.hooks ?? request.hooks ?? null);
       for (const img of images) img.dispose();
-      let next = await this.pick(logits, sampler);
+      let next = await this.pick(logits, sampler, true);
       firstLogits = next.logits;
       prefillMs = now() - t1;
       ttft = now() - t0;
@@ -239,7 +239,7 @@ export class Engine {
           break;
         }
         if (i === maxNewTokens - 1) break;
-        next = await this.pick(await model.decodeStep(token, position++, cache), sampler);
+        next = await this.pick(await model.decodeStep(token, position++, cache), sampler, false);
       }
       const decodeMs = now() - decodeStart;
       const report = await pruning.report();
@@ -278,12 +278,17 @@ export class Engine {
     }
   }
 
-  /** Greedy: argmax on the GPU, 4 bytes back. Sampling: the logits row back. */
-  private async pick(logits: Tensor, sampler: Sampler): Promise<{ token: number; logits?: Float32Array }> {
+  /**
+   * The next token. Greedy decode steps take the argmax on the GPU and read back 4 bytes;
+   * sampling (and the first token, whose logits the result reports) reads the logits row.
+   */
+  private async pick(logits: Tensor, sampler: Sampler, keepLogits: boolean): Promise<{ token: number; logits?: Float32Array }> {
     try {
-      if (sampler.greedy) {
-        const values = (await this.ctx.read(logits)) as Float32Array;
-        return { token: sampler.next(values), logits: values };
+      if (sampler.greedy && !keepLogits) {
+        const index = ops.argmax(this.ctx, logits);
+        const [token] = (await this.ctx.read(index)) as Uint32Array;
+        index.dispose();
+        return { token: token! };
       }
       const values = (await this.ctx.read(logits)) as Float32Array;
       return { token: sampler.next(values), logits: values };
@@ -312,4 +317,3 @@ async function resolveSource(ref: ModelRef): Promise<ModelSource> {
   return ref;
 }
 
-void ops;
