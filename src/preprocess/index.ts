@@ -125,7 +125,8 @@ export async function loadPreprocessor(source: ModelSource, options: { signal?: 
       return { pixelValues: Float32Array.from(pixel_values.data), height, width };
     },
     decode(ids) {
-      return tokenizer.decode([...ids], { skip_special_tokens: true });
+      // transformers.js refuses an empty list; an answer that starts with EOS is empty text.
+      return ids.length === 0 ? '' : tokenizer.decode([...ids], { skip_special_tokens: true });
     },
   };
 }
