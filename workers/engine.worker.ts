@@ -99,6 +99,11 @@ const api = {
     return parseRecipe(json, model.config);
   },
 
+  /** Compiles the pipelines of a request ahead of the first question; returns ms. */
+  async warmup(): Promise<number> {
+    return (await getEngine()).warmup();
+  },
+
   abort(requestId: string): void {
     controllers.get(requestId)?.abort(new DOMException('aborted by the user', 'AbortError'));
   },

@@ -159,6 +159,24 @@ export class Engine {
     });
   }
 
+  /**
+   * Compiles the GPU pipelines a request needs (vision tower, prefill, decode, and FitPrune's
+   * statistics, ranking and gather) by answering a throw-away question about a blank image, so
+   * the user's first question does not pay for it. Returns the milliseconds it took.
+   */
+  async warmup(): Promise<number> {
+    const model = this.model;
+    if (!model) throw new EngineError('no model loaded: call load() first');
+    const t0 = now();
+    const size = model.config.vision.imageSize;
+    const image = { data: new Uint8ClampedArray(size * size * 4).fill(127), width: size, height: size, channels: 4 as const };
+    const counts = new Array<number>(model.config.text.numLayers).fill(0);
+    counts[0] = 1;
+    await this.generate({ prompt: 'warm-up', image, maxNewTokens: 2, pruning: { kind: 'fitprune', recipe: { counts, referenceVisualTokens: model.imageTokens } } });
+    await this.generate({ prompt: 'warm-up', image, maxNewTokens: 2 });
+    return now() - t0;
+  }
+
   generate(request: GenerateRequest, onToken?: (e: TokenEvent) => void): Promise<GenerateResult> {
     return this.exclusive(() => this.run(request, onToken));
   }

@@ -26,6 +26,7 @@ describe('LLaVA through the engine worker (comlink) in Chromium', () => {
       expect(lastOf('download').bytesDone).toBe(lastOf('download').bytesTotal);
       expect(lastOf('upload-to-gpu').bytesDone).toBe(lastOf('upload-to-gpu').bytesTotal);
 
+      const warmupMs = await engine.warmup();
       const image = testImage(rng, 61, 53);
       const streamed: TokenEvent[] = [];
       const result = await engine.generate(
@@ -65,7 +66,7 @@ describe('LLaVA through the engine worker (comlink) in Chromium', () => {
       const pruned = await engine.generate({ requestId: 'gen-3', prompt: 'How many objects are there?', image, maxNewTokens: 3, pruning: { kind: 'fitprune', recipe }, recordKeptIndices: true });
       expect(pruned.pruning.keptPerLayer.at(-1)).toBeLessThan(64);
       expect(pruned.pruning.keptIndices).toHaveLength(2);
-      console.info(`browser usage (tiny, SwiftShader), first request: ${JSON.stringify(result.usage)}; warm request: ${JSON.stringify(again.usage)}; calibration ${calibration.seconds.toFixed(1)} s`);
+      console.info(`browser usage (tiny, SwiftShader): warm-up ${warmupMs.toFixed(0)} ms; first request after it: ${JSON.stringify(result.usage)}; next: ${JSON.stringify(again.usage)}; calibration ${calibration.seconds.toFixed(1)} s`);
     } finally {
       worker.terminate();
     }

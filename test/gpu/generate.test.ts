@@ -54,6 +54,14 @@ describe('generation: stopping, sampling, abort, errors', () => {
     expect(after.tokens.length).toBeGreaterThan(0);
   });
 
+  it('warms up (compiles the pipelines) without disturbing later answers', async () => {
+    const before = await engine.generate({ prompt: question, image, maxNewTokens: 3 });
+    expect(await engine.warmup()).toBeGreaterThan(0);
+    const after = await engine.generate({ prompt: question, image, maxNewTokens: 3 });
+    expect(after.tokens).toEqual(before.tokens);
+    engine.ctx.assertNoErrors();
+  });
+
   it('answers a text-only prompt, and refuses a placeholder without an image', async () => {
     const r = await engine.generate({ prompt: 'Hello there', maxNewTokens: 3 });
     expect(r.usage.visualTokens).toBe(0);
