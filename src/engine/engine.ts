@@ -9,7 +9,7 @@ import type { LlavaConfig } from '../models/config';
 import type { DecoderHooks } from '../models/hooks';
 import { LlavaModel } from '../models/llava';
 import { ops } from '../models/ops';
-import { loadPreprocessor, type ImageInput, type Preprocessor } from '../preprocess';
+import { loadPreprocessor, truncateAtStop, type ImageInput, type Preprocessor } from '../preprocess';
 import { architectureFlops, referenceFlops } from '../prune/flops';
 import { pruningSession, type PruningPolicy, type PruningReport } from '../prune/policies';
 import { architectureShape } from '../prune/recipe';
@@ -246,10 +246,11 @@ export class Engine {
         tokens.push(token);
         text = pre.decode(tokens);
         onToken?.({ token, text, index: i });
-        const stop = request.stop?.find((s) => s && text.endsWith(s));
-        if (stop) {
+        // A stop string can end inside a multi-character token: cut at its first occurrence.
+        const cut = truncateAtStop(text, request.stop);
+        if (cut.stop !== null) {
           finishReason = 'stop';
-          text = text.slice(0, -stop.length);
+          text = cut.text;
           break;
         }
         if (signal?.aborted) {

@@ -33,6 +33,7 @@ describe('generation: stopping, sampling, abort, errors', () => {
     const r = await engine.generate({ prompt: question, image, maxNewTokens: 8, stop: [stop] });
     expect(r.finishReason).toBe('stop');
     expect(r.text.endsWith(stop)).toBe(false);
+    expect(full.text.startsWith(r.text)).toBe(true);
   });
 
   it('samples reproducibly for a seed and differently for another', async () => {

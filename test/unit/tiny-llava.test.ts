@@ -1,9 +1,85 @@
+import { LlamaTokenizer } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/load/checkpoint';
+import { headerLength, parseHeader, type SafetensorsHeader } from '../../src/load/safetensors';
 import { MemorySource, readJson } from '../../src/load/source';
 import { parseLlavaConfig } from '../../src/models/config';
 import { allLlavaWeightNames, detectLlavaLayout, llavaWeightNames } from '../../src/models/llava-weights';
-import { makeTinyLlava, PRESETS, type PresetName } from '../../tools/tiny-llava';
+import { referenceGenerate } from '../../src/reference/llava';
+import { bf16BitsToFloat } from '../../src/util/half';
+import { buildTinyTokenizer, LLAVA_CHAT_TEMPLATE, makeTinyLlava, presetImageTokens, PRESETS, type PresetName, type TinyLlavaPreset } from '../../tools/tiny-llava';
+import { referenceWeights } from '../helpers/llava';
+
+type Json = Record<string, any>;
+const text = (files: Map<string, Uint8Array>, name: string) => new TextDecoder().decode(files.get(name)!);
+const json = (files: Map<string, Uint8Array>, name: string): Json => JSON.parse(text(files, name));
+
+function header(bytes: Uint8Array, name: string): SafetensorsHeader {
+  const n = headerLength(bytes.subarray(0, 8), bytes.byteLength, name);
+  return parseHeader(bytes.subarray(8, 8 + n), bytes.byteLength, name);
+}
+
+/** Every tensor of every safetensors file (single or sharded), with the file it is in. */
+function allTensors(files: Map<string, Uint8Array>): Map<string, { file: string; dtype: string; shape: number[]; bytes: Uint8Array }> {
+  const out = new Map<string, { file: string; dtype: string; shape: number[]; bytes: Uint8Array }>();
+  for (const [file, bytes] of files) {
+    if (!file.endsWith('.safetensors')) continue;
+    for (const t of header(bytes, file).tensors.values()) {
+      expect(out.has(t.name), `${t.name} in two files`).toBe(false);
+      out.set(t.name, { file, dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(t.begin, t.end) });
+    }
+  }
+  return out;
+}
+
+/** The tensors an HF LlavaForConditionalGeneration checkpoint of this preset holds, written out independently of src/models. */
+function expectedShapes(p: TinyLlavaPreset, vocab: number, layout: 'hub' | 'new'): Map<string, number[]> {
+  const m = new Map<string, number[]>();
+  const { text: t, vision: v } = p;
+  const hd = t.hidden / t.heads;
+  const lm = layout === 'hub' ? 'language_model.model' : 'model.language_model';
+  const vt = layout === 'hub' ? 'vision_tower.vision_model' : 'model.vision_tower.vision_model';
+  const pj = layout === 'hub' ? 'multi_modal_projector' : 'model.multi_modal_projector';
+  const patches = (v.imageSize / v.patchSize) ** 2;
+  m.set(`${vt}.embeddings.class_embedding`, [v.hidden]);
+  m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
+  m.set(`${vt}.embeddings.position_embedding.weight`, [patches + 1, v.hidden]);
+  for (const n of ['pre_layrnorm', 'post_layernorm']) for (const x of ['weight', 'bias']) m.set(`${vt}.${n}.${x}`, [v.hidden]);
+  for (let i = 0; i < v.layers; i++) {
+    const l = `${vt}.encoder.layers.${i}`;
+    for (const x of ['q', 'k', 'v', 'out']) {
+      m.set(`${l}.self_attn.${x}_proj.weight`, [v.hidden, v.hidden]);
+      m.set(`${l}.self_attn.${x}_proj.bias`, [v.hidden]);
+    }
+    for (const n of ['layer_norm1', 'layer_norm2']) for (const x of ['weight', 'bias']) m.set(`${l}.${n}.${x}`, [v.hidden]);
+    m.set(`${l}.mlp.fc1.weight`, [v.intermediate, v.hidden]);
+    m.set(`${l}.mlp.fc1.bias`, [v.intermediate]);
+    m.set(`${l}.mlp.fc2.weight`, [v.hidden, v.intermediate]);
+    m.set(`${l}.mlp.fc2.bias`, [v.hidden]);
+  }
+  m.set(`${pj}.linear_1.weight`, [t.hidden, v.hidden]);
+  m.set(`${pj}.linear_1.bias`, [t.hidden]);
+  m.set(`${pj}.linear_2.weight`, [t.hidden, t.hidden]);
+  m.set(`${pj}.linear_2.bias`, [t.hidden]);
+  m.set(`${lm}.embed_tokens.weight`, [vocab, t.hidden]);
+  for (let i = 0; i < t.layers; i++) {
+    const l = `${lm}.layers.${i}`;
+    m.set(`${l}.self_attn.q_proj.weight`, [t.heads * hd, t.hidden]);
+    m.set(`${l}.self_attn.k_proj.weight`, [t.kvHeads * hd, t.hidden]);
+    m.set(`${l}.self_attn.v_proj.weight`, [t.kvHeads * hd, t.hidden]);
+    m.set(`${l}.self_attn.o_proj.weight`, [t.hidden, t.heads * hd]);
+    m.set(`${l}.mlp.gate_proj.weight`, [t.intermediate, t.hidden]);
+    m.set(`${l}.mlp.up_proj.weight`, [t.intermediate, t.hidden]);
+    m.set(`${l}.mlp.down_proj.weight`, [t.hidden, t.intermediate]);
+    m.set(`${l}.input_layernorm.weight`, [t.hidden]);
+    m.set(`${l}.post_attention_layernorm.weight`, [t.hidden]);
+  }
+  m.set(`${lm}.norm.weight`, [t.hidden]);
+  if (!t.tieEmbeddings) m.set(layout === 'hub' ? 'language_model.lm_head.weight' : 'lm_head.weight', [vocab, t.hidden]);
+  return m;
+}
+
+const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 describe('tiny LLaVA checkpoint generator', () => {
   it('is deterministic from its seed', () => {
@@ -13,14 +89,79 @@ describe('tiny LLaVA checkpoint generator', () => {
     expect([...a.keys()]).toEqual([...b.keys()]);
     for (const [name, bytes] of a) expect(Buffer.from(bytes).equals(Buffer.from(b.get(name)!)), name).toBe(true);
     expect(Buffer.from(a.get('model.safetensors')!).equals(Buffer.from(c.get('model.safetensors')!))).toBe(false);
+    // Only the weights depend on the seed.
+    for (const name of a.keys()) if (name !== 'model.safetensors') expect(text(c, name), name).toBe(text(a, name));
   });
 
-  for (const preset of Object.keys(PRESETS) as PresetName[]) {
+  it('writes the Hugging Face file set', () => {
+    expect([...makeTinyLlava().keys()].sort()).toEqual([
+      'chat_template.json',
+      'config.json',
+      'generation_config.json',
+      'model.safetensors',
+      'preprocessor_config.json',
+      'processor_config.json',
+      'special_tokens_map.json',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    expect([...makeTinyLlava({ sharded: true }).keys()].filter((n) => n.startsWith('model')).sort()).toEqual([
+      'model-00001-of-00003.safetensors',
+      'model-00002-of-00003.safetensors',
+      'model-00003-of-00003.safetensors',
+      'model.safetensors.index.json',
+    ]);
+  });
+
+  it('has the visual-token counts the presets promise', () => {
+    expect(Object.fromEntries(PRESET_NAMES.map((p) => [p, presetImageTokens(PRESETS[p])]))).toEqual({
+      tiny: 64,
+      'tiny-mha': 65,
+      'tiny-nonsquare': 49,
+      'tiny-144': 144,
+      'bench-576': 576,
+    });
+  });
+
+  for (const preset of PRESET_NAMES) {
+    for (const layout of ['hub', 'new'] as const) {
+      it(`${preset}, ${layout} layout: exactly the expected tensors, shapes from the config, F32`, () => {
+        const files = makeTinyLlava({ seed: 3, preset, layout });
+        const cfg = json(files, 'config.json');
+        const tensors = allTensors(files);
+        const expected = expectedShapes(PRESETS[preset], cfg.text_config.vocab_size, layout);
+        expect([...tensors.keys()].sort()).toEqual([...expected.keys()].sort());
+        for (const [name, shape] of expected) {
+          expect(tensors.get(name)!.shape, name).toEqual(shape);
+          expect(tensors.get(name)!.dtype, name).toBe('F32');
+        }
+        // Config agrees with the preset and the tokenizer.
+        const p = PRESETS[preset];
+        const t = cfg.text_config;
+        const v = cfg.vision_config;
+        expect(cfg).toMatchObject({ model_type: 'llava', architectures: ['LlavaForConditionalGeneration'], vision_feature_layer: -2, vision_feature_select_strategy: p.strategy, projector_hidden_act: 'gelu' });
+        expect(t).toMatchObject({ model_type: 'llama', hidden_size: p.text.hidden, intermediate_size: p.text.intermediate, num_hidden_layers: p.text.layers, num_attention_heads: p.text.heads, num_key_value_heads: p.text.kvHeads, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: p.text.tieEmbeddings });
+        expect(v).toMatchObject({ model_type: 'clip_vision_model', hidden_size: p.vision.hidden, intermediate_size: p.vision.intermediate, num_hidden_layers: p.vision.layers, num_attention_heads: p.vision.heads, image_size: p.vision.imageSize, patch_size: p.vision.patchSize, num_channels: 3, hidden_act: 'quick_gelu' });
+        const tok = json(files, 'tokenizer.json');
+        const added = Object.fromEntries(tok.added_tokens.map((a: Json) => [a.content, a.id]));
+        expect(cfg.image_token_index).toBe(added['<image>']);
+        expect(cfg.pad_token_id).toBe(added['<pad>']);
+        expect(t.vocab_size).toBe(Object.keys(tok.model.vocab).length + 2);
+        expect(json(files, 'processor_config.json')).toEqual({ image_token: '<image>', num_additional_image_tokens: 1, patch_size: p.vision.patchSize, processor_class: 'LlavaProcessor', vision_feature_select_strategy: p.strategy });
+        const pre = json(files, 'preprocessor_config.json');
+        expect(pre).toMatchObject({ image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: p.vision.imageSize }, crop_size: { height: p.vision.imageSize, width: p.vision.imageSize }, resample: 3, do_convert_rgb: true });
+        expect(json(files, 'generation_config.json')).toMatchObject({ bos_token_id: 1, eos_token_id: 2, pad_token_id: added['<pad>'] });
+      });
+    }
+  }
+
+  for (const preset of PRESET_NAMES) {
     for (const variant of [{ dtype: 'f32', layout: 'hub', shards: 1 }, { dtype: 'bf16', layout: 'new', shards: 3 }] as const) {
-      it(`${preset} ${variant.dtype} ${variant.layout} ×${variant.shards}: every weight the model reads, with the config's shapes`, async () => {
+      it(`${preset} ${variant.dtype} ${variant.layout} ×${variant.shards}: loads with the runtime's config parser and weight names`, async () => {
         const files = makeTinyLlava({ seed: 1, preset, ...variant });
         const source = new MemorySource(files);
         const config = parseLlavaConfig(await readJson(source, 'config.json'));
+        expect(config.imageTokens).toBe(presetImageTokens(PRESETS[preset]));
         const ck = await openCheckpoint(source);
         const layout = detectLlavaLayout(ck.tensors.keys());
         expect(layout).toBe(variant.layout);
@@ -28,11 +169,128 @@ describe('tiny LLaVA checkpoint generator', () => {
         ck.require(allLlavaWeightNames(names));
         const t = config.text;
         expect(ck.info(names.text.layers[0]!.k).shape).toEqual([t.numKvHeads * t.headDim, t.hiddenSize]);
-        expect(ck.info(names.text.embed).shape).toEqual([t.vocabSize, t.hiddenSize]);
-        expect(ck.info(names.vision.positionEmbedding).shape[0]).toBe((config.vision.imageSize / config.vision.patchSize) ** 2 + 1);
         expect(ck.info(names.text.embed).dtype).toBe(variant.dtype === 'bf16' ? 'BF16' : 'F32');
-        if (variant.shards > 1) expect(files.has('model.safetensors.index.json')).toBe(true);
       });
     }
   }
+
+  it('bf16 holds the f32 weights rounded to bfloat16', () => {
+    const f32 = allTensors(makeTinyLlava({ seed: 9, preset: 'tiny-mha' }));
+    const bf16 = allTensors(makeTinyLlava({ seed: 9, preset: 'tiny-mha', dtype: 'bf16' }));
+    expect(json(makeTinyLlava({ seed: 9, dtype: 'bf16' }), 'config.json').torch_dtype).toBe('bfloat16');
+    expect([...bf16.keys()]).toEqual([...f32.keys()]);
+    for (const [name, b] of bf16) {
+      const exact = new Float32Array(f32.get(name)!.bytes.slice().buffer);
+      const rounded = bf16BitsToFloat(new Uint16Array(b.bytes.slice().buffer));
+      expect(b.dtype).toBe('BF16');
+      // Round to nearest: within half a bf16 ulp (2^-8 relative). One expect per tensor (not
+      // per element) keeps this fast; the message names the first element out of bounds.
+      let firstBad = -1;
+      for (let i = 0; i < exact.length && firstBad < 0; i++) {
+        if (!(Math.abs(rounded[i]! - exact[i]!) <= Math.abs(exact[i]!) * 2 ** -8)) firstBad = i;
+      }
+      expect(firstBad, `${name}[${firstBad}]: ${rounded[firstBad]} vs ${exact[firstBad]}`).toBe(-1);
+    }
+  });
+
+  it('shards: the index covers every tensor exactly once, in the file it names, with the right total size', () => {
+    for (const shards of [2, 3, 5]) {
+      const files = makeTinyLlava({ seed: 4, shards, dtype: 'bf16' });
+      expect(files.has('model.safetensors')).toBe(false);
+      const index = json(files, 'model.safetensors.index.json');
+      const tensors = allTensors(files);
+      expect(Object.keys(index.weight_map).sort()).toEqual([...tensors.keys()].sort());
+      for (const [name, t] of tensors) expect(index.weight_map[name], name).toBe(t.file);
+      expect(new Set(Object.values(index.weight_map)).size).toBe(shards);
+      expect(index.metadata.total_size).toBe([...tensors.values()].reduce((s, t) => s + t.bytes.byteLength, 0));
+      // Same tensors as the single-file checkpoint, byte for byte.
+      const single = allTensors(makeTinyLlava({ seed: 4, dtype: 'bf16' }));
+      for (const [name, t] of single) expect(Buffer.from(tensors.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
+    }
+  });
+
+  it('pads the vocabulary like llava-1.5-7b-hf (32064 rows for 32002 tokens) with zero rows', () => {
+    const files = makeTinyLlava({ seed: 2, vocabPadMultiple: 64 });
+    const tokens = buildTinyTokenizer().size;
+    const vocab = json(files, 'config.json').text_config.vocab_size;
+    expect(vocab % 64).toBe(0);
+    expect(vocab).toBeGreaterThan(tokens);
+    const head = allTensors(files).get('language_model.lm_head.weight')!;
+    expect(head.shape).toEqual([vocab, 64]);
+    const values = new Float32Array(head.bytes.slice().buffer);
+    expect(values.subarray(tokens * 64).every((x) => x === 0)).toBe(true);
+    expect(values.subarray(0, tokens * 64).some((x) => x !== 0)).toBe(true);
+  });
+
+  it('tokenizer: loads in transformers.js, round-trips text, tokenises like llava-1.5-hf around the image', () => {
+    const files = makeTinyLlava();
+    const tok = new LlamaTokenizer(json(files, 'tokenizer.json'), json(files, 'tokenizer_config.json'));
+    const vocab = Object.fromEntries(tok.get_vocab() as Map<string, number>); // a Map in transformers.js 4
+    expect(Object.keys(vocab).length).toBe(buildTinyTokenizer().size);
+    expect(Object.keys(vocab).length).toBeGreaterThanOrEqual(450);
+    expect(Object.keys(vocab).length).toBeLessThanOrEqual(600);
+    expect([tok.unk_token_id, tok.bos_token_id, tok.eos_token_id]).toEqual([0, 1, 2]);
+    for (const s of [
+      'What is the color of the circle?',
+      'How many objects are there in the picture? Answer with a single word.',
+      'The quick brown fox jumps over the lazy dog: 0123456789 (x/y) "quoted" it\'s',
+      'Is it red , or blue ?  Two  spaces.',
+    ]) {
+      const ids = tok.encode(s);
+      expect(ids[0]).toBe(1);
+      expect(tok.decode(ids, { skip_special_tokens: true }), s).toBe(s);
+    }
+    // Common words are single pieces; text is mostly word pieces, not letters.
+    for (const w of ['▁the', '▁image', '▁color', '▁circle', '▁What', '▁How']) expect(vocab[w], w).toBeTypeOf('number');
+    const sentence = 'What is the color of the square in the image?';
+    expect(tok.encode(sentence, { add_special_tokens: false }).length).toBeLessThanOrEqual(12);
+    // "<image>\n": the image token, then "▁" and the newline as the byte token <0x0A> (llava-1.5-hf: 32000, 29871, 13).
+    const ids = tok.encode('USER: <image>\nWhat', { add_special_tokens: false });
+    const imageId = vocab['<image>']!;
+    const at = ids.indexOf(imageId);
+    expect(at).toBeGreaterThan(0);
+    expect(ids.slice(at, at + 3)).toEqual([imageId, vocab['▁'], vocab['<0x0A>']]);
+    expect(tok.decode(ids)).toBe('USER: <image> \nWhat'); // special kept: the "▁" after it decodes to a space
+  });
+
+  it('chat template: the Hub text for llava-1.5, rendering its conversation format', () => {
+    const files = makeTinyLlava();
+    expect(json(files, 'chat_template.json')).toEqual({ chat_template: LLAVA_CHAT_TEMPLATE });
+    expect(LLAVA_CHAT_TEMPLATE).toContain("{% generation %}{{ content['text'] + ' '}}{% endgeneration %}");
+    const tok = new LlamaTokenizer(json(files, 'tokenizer.json'), json(files, 'tokenizer_config.json'));
+    const render = (messages: unknown[], add_generation_prompt = true) =>
+      tok.apply_chat_template(messages as never, { chat_template: LLAVA_CHAT_TEMPLATE, tokenize: false, add_generation_prompt }) as string;
+    // Images first whatever their order in the content, text after with a trailing space.
+    expect(render([{ role: 'user', content: [{ type: 'text', text: 'What is shown?' }, { type: 'image' }] }])).toBe('USER: <image>\nWhat is shown? ASSISTANT:');
+    expect(
+      render([
+        { role: 'user', content: [{ type: 'image' }, { type: 'text', text: 'Color?' }] },
+        { role: 'assistant', content: [{ type: 'text', text: 'Red.' }] },
+        { role: 'user', content: [{ type: 'text', text: 'Shape?' }] },
+      ]),
+    ).toBe('USER: <image>\nColor? ASSISTANT: Red. USER: Shape? ASSISTANT:');
+    expect(render([{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }], false)).toBe('USER: Hi ');
+  });
+
+  it('random weights give finite, varied logits and non-degenerate greedy text', async () => {
+    for (const preset of ['tiny', 'tiny-mha', 'tiny-nonsquare'] as const) {
+      for (const seed of [1, 2]) {
+        const files = makeTinyLlava({ seed, preset });
+        const w = await referenceWeights(files);
+        const n = w.config.imageTokens;
+        const S = w.config.vision.imageSize;
+        // <s> USER : ▁ [image × n] ▁ <0x0A> … ASSISTANT : — the ids only matter as a plausible prompt.
+        const ids = Uint32Array.from([1, 300, 320, 340, ...Array(n).fill(w.config.imageTokenIndex), 262, 13, 350, 360, 370, 380]);
+        const pixels = Float32Array.from({ length: 3 * S * S }, (_, i) => Math.sin(i * 0.37 + seed));
+        const g = referenceGenerate(w, ids, { start: 4, end: 4 + n }, pixels, 10, []);
+        for (const l of g.logits) expect(l.every(Number.isFinite)).toBe(true);
+        const first = g.logits[0]!;
+        const mean = first.reduce((a, b) => a + b, 0) / first.length;
+        const std = Math.sqrt(first.reduce((a, b) => a + (b - mean) ** 2, 0) / first.length);
+        expect(std, `${preset} seed ${seed} logit spread`).toBeGreaterThan(0.3);
+        expect(std, `${preset} seed ${seed} logit spread`).toBeLessThan(10);
+        expect(new Set(g.tokens).size, `${preset} seed ${seed} tokens ${g.tokens}`).toBeGreaterThanOrEqual(3);
+      }
+    }
+  });
 });
