@@ -11,6 +11,7 @@ import { LlavaModel } from '../models/llava';
 import { ops } from '../models/ops';
 import { loadPreprocessor, truncateAtStop, type ImageInput, type Preprocessor } from '../preprocess';
 import { architectureFlops, referenceFlops } from '../prune/flops';
+import { ImageFeatureCache, pixelKey } from './image-cache';
 import { pruningSession, type PruningPolicy, type PruningReport } from '../prune/policies';
 import { architectureShape } from '../prune/recipe';
 import { Sampler, type SamplingOptions } from './sampler';
@@ -60,6 +61,8 @@ export interface GenerateUsage {
   visualTokens: number;
   generatedTokens: number;
   imageEncodeMs: number;
+  /** The image's features came from the engine's cache (same pixels seen before): no vision tower run. */
+  imageFeaturesCached: boolean;
   prefillMs: number;
   timeToFirstTokenMs: number;
   decodeMs: number;
@@ -99,11 +102,16 @@ const now = () => performance.now();
  * Runs the same in Node and in a Web Worker (workers/engine.worker.ts exposes it via comlink).
  * Requests run one at a time; a failed load leaves the previous model usable.
  */
+/** GPU memory for cached image features (a few LLaVA-1.5 images, hundreds of demo-model ones). */
+const IMAGE_CACHE_BYTES = 64 * 1024 * 1024;
+
 export class Engine {
   private model: LlavaModel | null = null;
   private preprocessorInstance: Preprocessor | null = null;
   private sourceName = '';
   private busy: Promise<unknown> = Promise.resolve();
+  /** Features of recently seen images for the loaded model (see image-cache.ts). */
+  private readonly imageFeatures = new ImageFeatureCache(IMAGE_CACHE_BYTES);
 
   private constructor(readonly ctx: GpuContext) {}
 
@@ -150,6 +158,7 @@ export class Engine {
       const source = await resolveSource(ref);
       const preprocessor = await loadPreprocessor(source, { signal: options.signal });
       const model = await LlavaModel.load(this.ctx, source, options);
+      this.imageFeatures.clear();
       this.model?.dispose();
       this.model = model;
       this.preprocessorInstance = preprocessor;
@@ -205,11 +214,21 @@ export class Engine {
     }
 
     const t0 = now();
-    const images: Tensor[] = [];
+    const images: Tensor[] = []; // features this request owns (disposed at the end)
+    const cachedImages: Tensor[] = []; // owned by the cache
+    let imageFeaturesCached = false;
     if (request.image) {
       const { pixelValues } = await pre.preprocessImage(request.image);
-      images.push(model.encodeImage(pixelValues));
-      await ctx.sync();
+      const key = pixelKey(pixelValues);
+      const hit = this.imageFeatures.get(key);
+      if (hit) {
+        cachedImages.push(hit);
+        imageFeaturesCached = true;
+      } else {
+        const features = model.encodeImage(pixelValues);
+        (this.imageFeatures.put(key, features) ? cachedImages : images).push(features);
+        await ctx.sync();
+      }
     }
     const t1 = now();
     signal?.throwIfAborted();
@@ -228,7 +247,7 @@ export class Engine {
     });
     if (request.hooks && pruning.hooks) throw new EngineError('pass either `pruning` or `hooks`, not both');
     try {
-      const { logits, seq } = await model.prefill(inputIds, images, imageSpans, cache, pruning.hooks ?? request.hooks ?? null);
+      const { logits, seq } = await model.prefill(inputIds, [...cachedImages, ...images], imageSpans, cache, pruning.hooks ?? request.hooks ?? null);
       for (const img of images) img.dispose();
       let next = await this.pick(logits, sampler, true);
       firstLogits = next.logits;
@@ -285,6 +304,7 @@ export class Engine {
           visualTokens,
           generatedTokens: tokens.length,
           imageEncodeMs: t1 - t0,
+          imageFeaturesCached,
           prefillMs,
           timeToFirstTokenMs: ttft,
           decodeMs,
@@ -317,6 +337,7 @@ export class Engine {
   }
 
   dispose(): void {
+    this.imageFeatures.clear();
     this.model?.dispose();
     this.model = null;
     this.ctx.destroy();

@@ -26,6 +26,16 @@ describe('generation: stopping, sampling, abort, errors', () => {
     expect(r.usage.decodeTokensPerSecond).toBeGreaterThanOrEqual(0);
   });
 
+  it('encodes an image once: the same pixels again reuse the cached features and give the same answer', async () => {
+    const other = testImage(new Rng(99), 56, 56);
+    const first = await engine.generate({ prompt: question, image: other, maxNewTokens: 3 });
+    const again = await engine.generate({ prompt: question, image: { ...other, data: other.data.slice() }, maxNewTokens: 3 });
+    expect(first.usage.imageFeaturesCached).toBe(false);
+    expect(again.usage.imageFeaturesCached).toBe(true);
+    expect(again.tokens).toEqual(first.tokens);
+    expect([...again.firstLogits!]).toEqual([...first.firstLogits!]);
+  });
+
   it('stops at a stop string and leaves it out of the text', async () => {
     const full = await engine.generate({ prompt: question, image, maxNewTokens: 8 });
     const stop = full.text.slice(0, 3);
