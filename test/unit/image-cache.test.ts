@@ -4,9 +4,9 @@ import { ImageFeatureCache, pixelKey } from '../../src/engine/image-cache';
 import { freshRng } from '../helpers/random';
 
 /** Stands in for a GPU tensor: the cache only reads byteLength and calls dispose. */
-function fakeTensor(byteLength: number): Tensor & { disposed: boolean } {
-  const t = { byteLength, disposed: false, dispose: () => void (t.disposed = true) };
-  return t as unknown as Tensor & { disposed: boolean };
+function fakeTensor(byteLength: number): Tensor & { freed: boolean } {
+  const t = { byteLength, freed: false, dispose: () => void (t.freed = true) };
+  return t as unknown as Tensor & { freed: boolean };
 }
 
 describe('image feature cache', () => {
@@ -31,7 +31,7 @@ describe('image feature cache', () => {
     expect(cache.get('1')).toBe(t1); // 1 is now the most recent
     const t4 = fakeTensor(150);
     expect(cache.put('4', t4)).toBe(true); // evicts 2 then 3 (oldest first), keeps 1
-    expect([t1.disposed, t2.disposed, t3.disposed, t4.disposed]).toEqual([false, true, true, false]);
+    expect([t1.freed, t2.freed, t3.freed, t4.freed]).toEqual([false, true, true, false]);
     expect(cache.get('2')).toBeUndefined();
     expect(cache.size).toBe(2);
   });
@@ -40,14 +40,14 @@ describe('image feature cache', () => {
     const cache = new ImageFeatureCache(100);
     const big = fakeTensor(101);
     expect(cache.put('big', big)).toBe(false);
-    expect(big.disposed).toBe(false);
+    expect(big.freed).toBe(false);
     const small = fakeTensor(60);
     cache.put('s', small);
     const replacement = fakeTensor(60);
     cache.put('s', replacement); // same key: the old tensor is released
-    expect(small.disposed).toBe(true);
+    expect(small.freed).toBe(true);
     cache.clear();
-    expect(replacement.disposed).toBe(true);
+    expect(replacement.freed).toBe(true);
     expect(cache.size).toBe(0);
   });
 });
