@@ -50,6 +50,16 @@ export class HttpSource implements ModelSource {
     return `${this.baseUrl}/${file.split('/').map(encodeURIComponent).join('/')}`;
   }
 
+  /**
+   * Cache API key of a file's size or byte range. A query parameter, not a #fragment: the Cache
+   * API drops fragments when matching, so "#size" and every "#bytes=…" key would collide with
+   * the whole file's (a read of tokenizer.json returned the cached size "18511").
+   */
+  private cacheKey(file: string, tag?: string): string {
+    const url = this.url(file);
+    return tag ? `${url}${url.includes('?') ? '&' : '?'}fitprune-cache=${encodeURIComponent(tag)}` : url;
+  }
+
   private async cached(key: string): Promise<Uint8Array | null> {
     const cache = await this.cachePromise;
     const hit = await cache?.match(key).catch(() => undefined);
@@ -81,7 +91,7 @@ export class HttpSource implements ModelSource {
   }
 
   async stat(file: string, options?: ReadOptions): Promise<{ size: number } | null> {
-    const key = `${this.url(file)}#size`;
+    const key = this.cacheKey(file, 'size');
     const hit = await this.cached(key);
     if (hit) return { size: Number(new TextDecoder().decode(hit)) };
     const size = await this.fetchSize(file, options);
@@ -112,7 +122,7 @@ export class HttpSource implements ModelSource {
 
   async read(file: string, range?: { start: number; end: number }, options?: ReadOptions): Promise<Uint8Array> {
     if (range && range.end <= range.start) return new Uint8Array(0);
-    const key = range ? `${this.url(file)}#bytes=${range.start}-${range.end}` : this.url(file);
+    const key = range ? this.cacheKey(file, `bytes=${range.start}-${range.end}`) : this.cacheKey(file);
     const hit = await this.cached(key);
     if (hit) {
       options?.onBytes?.(hit.byteLength);

@@ -59,14 +59,15 @@ beforeAll(async () => {
 
 afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
+// Like the real Cache API, URL fragments are ignored when storing and matching.
 class MemoryCache implements CacheLike {
   readonly entries = new Map<string, ArrayBuffer>();
   async match(key: string) {
-    const b = this.entries.get(key);
+    const b = this.entries.get(key.split('#')[0]!);
     return b ? new Response(b.slice(0)) : undefined;
   }
   async put(key: string, response: Response) {
-    this.entries.set(key, await response.arrayBuffer());
+    this.entries.set(key.split('#')[0]!, await response.arrayBuffer());
   }
 }
 
