@@ -29,6 +29,10 @@ function ortWasm(): Plugin {
 }
 
 export default defineConfig({
+  // 'mpa': a missing file is a 404, not index.html with 200 (the SPA fallback). The model
+  // loader probes optional files (model.safetensors.index.json, chat_template.jinja) and must
+  // see them missing, as on any static host.
+  appType: 'mpa',
   // WGSL kernels are imported as text with `?raw`.
   plugins: [ortWasm()],
   worker: { format: 'es' },
