@@ -8,6 +8,8 @@ import type { LoadProgress } from '../src/load/progress';
 import { FilesSource } from '../src/load/sources';
 import { Calibrator, type CalibrationProgress, type CalibrationResult, type CalibrationSample, type PassA } from '../src/prune/calibrate';
 import { parseRecipe, type Recipe } from '../src/prune/recipe';
+import { evaluate, type EvalItem, type EvalRow } from '../src/prune/evaluate';
+import type { PruningPolicy } from '../src/prune/policies';
 
 /** What the page can pass as a model: a URL / hub id string, files in memory, or picked files. */
 export type WorkerModelRef = string | { files: Map<string, Uint8Array>; name?: string } | { picked: File[]; name?: string };
@@ -87,6 +89,28 @@ const api = {
       const { passA: _dropped, ...rest } = result;
       void _dropped;
       return rest;
+    } finally {
+      controllers.delete(requestId);
+    }
+  },
+
+  /**
+   * Runs one policy over a labelled set (src/prune/evaluate.ts: greedy, exact match, FLOPs in
+   * both conventions). The page sweeps policies and budgets by calling this per row, so each
+   * row can be shown as soon as it is done and a cancel loses only the row in progress.
+   */
+  async evaluate(
+    items: EvalItem[],
+    policy: PruningPolicy,
+    requestId: string,
+    o: { budget?: number | null; maxNewTokens?: number } = {},
+    onProgress?: (done: number, total: number) => void,
+  ): Promise<EvalRow> {
+    const e = await getEngine();
+    const controller = new AbortController();
+    controllers.set(requestId, controller);
+    try {
+      return await evaluate(e, items, policy, { ...o, signal: controller.signal, onProgress });
     } finally {
       controllers.delete(requestId);
     }
