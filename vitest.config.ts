@@ -55,6 +55,19 @@ export default defineConfig({
           },
         },
       },
+      {
+        test: {
+          // The real page: globalSetup builds it and serves it with `vite preview`; the test
+          // drives Chromium with playwright-core from Node.
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/e2e/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 330_000,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
