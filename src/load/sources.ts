@@ -87,6 +87,12 @@ export class HttpSource implements ModelSource {
       throw new ModelFileError(file, `access denied at ${url} (HTTP ${response.status}): the model may be gated or private; pass a token`);
     }
     if (!response.ok) throw new ModelFileError(file, `HTTP ${response.status} ${response.statusText} from ${url}`);
+    // Single-page-app servers (Vite's dev server among them) answer a missing file with their
+    // index page and status 200; no model file is HTML, so that is a 404.
+    if (!file.endsWith('.html') && response.headers.get('content-type')?.startsWith('text/html')) {
+      await response.body?.cancel();
+      throw new ModelFileError(file, `not found at ${url} (HTTP 404: the server answered with an HTML page)`);
+    }
     return response;
   }
 

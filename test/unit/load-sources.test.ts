@@ -104,6 +104,17 @@ describe('HTTP sources', () => {
     await expect(s.read('config.json')).rejects.toThrow(/config\.json: not found at http:\/\/127\.0\.0\.1:\d+\/repo\/resolve\/main\/config\.json \(HTTP 404\)/);
   });
 
+  it('a single-page-app server answering a missing file with its HTML index counts as a 404', async () => {
+    const spa: typeof fetch = async (input) =>
+      String(input).endsWith('/config.json')
+        ? new Response('{"model_type":"llava"}', { headers: { 'content-type': 'application/json', 'content-length': '22' } })
+        : new Response('<!doctype html><html></html>', { headers: { 'content-type': 'text/html; charset=utf-8' } });
+    const s = new HttpSource('http://127.0.0.1:1/m', { cache: null, fetch: spa });
+    expect(await s.stat('model.safetensors.index.json')).toBeNull();
+    await expect(s.read('tokenizer.json')).rejects.toThrow(/tokenizer\.json: not found at .* \(HTTP 404: the server answered with an HTML page\)/);
+    expect(await s.stat('config.json')).toEqual({ size: 22 });
+  });
+
   it('aborts a read with the signal’s reason', async () => {
     const s = new HttpSource(`${base}/repo/resolve/main`, { cache: null });
     const controller = new AbortController();
