@@ -1,10 +1,12 @@
 /**
- * npm run calibrate -- --model <dir|url|id> --data calib.jsonl --budget 0.5 --out recipe.json [--limit N]
+ * npm run calibrate -- [--model <dir|url|id>] [--data calib.jsonl] --budget 0.5 --out recipe.json [--limit N]
  * --budget is the fraction of the reference-convention FLOPs to KEEP (0.5: half the compute).
+ * Defaults: the embedded demo model and its shipped calibration set.
  */
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
+import { EMBEDDED_MODEL } from '../src/engine/embedded-model';
 import { nodeGpu } from '../src/gpu/node';
 import { openNodeSource } from '../src/load/node-dir-source';
 import { Calibrator } from '../src/prune/calibrate';
@@ -12,17 +14,13 @@ import { loadDataset } from './data';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' },
-    data: { type: 'string' },
+    model: { type: 'string', default: EMBEDDED_MODEL.dir },
+    data: { type: 'string', default: `${EMBEDDED_MODEL.data.dir}/${EMBEDDED_MODEL.data.calib}` },
     budget: { type: 'string', default: '0.5' },
     out: { type: 'string', default: 'recipe.json' },
     limit: { type: 'string' },
   },
 });
-if (!values.model || !values.data) {
-  console.error('usage: npm run calibrate -- --model <folder|url|owner/name> --data calib.jsonl --budget 0.5 --out recipe.json [--limit N]');
-  process.exit(2);
-}
 const keep = Number(values.budget);
 if (!(keep > 0 && keep < 1)) {
   console.error(`--budget is the fraction of FLOPs to keep, in (0, 1); got ${values.budget}`);

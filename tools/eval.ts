@@ -1,14 +1,17 @@
 /**
+ * Defaults: the embedded demo model, its shipped eval set and (for --budgets) its calibration set.
  * npm run eval -- --model <m> --data eval.jsonl --policy none|fitprune|fastv|random [--recipe r.json]
  * npm run eval -- --model <m> --data eval.jsonl --budgets 0.5,0.3 [--calib calib.jsonl]
  *   Budgets are fractions of the reference-convention FLOPs KEPT. The second form calibrates a
  *   FitPrune recipe per budget (pass A once), gives random the same counts and FastV (K=2) the
- *   R that fits, and prints one table for all policies. --limit N, --json, --max-new-tokens N.
+ *   R that fits, and prints one table for all policies. --limit N, --json, --max-new-tokens N,
+ *   --out rows.json (rewritten after every row).
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
+import { EMBEDDED_MODEL } from '../src/engine/embedded-model';
 import { nodeGpu } from '../src/gpu/node';
 import { openNodeSource } from '../src/load/node-dir-source';
 import { Calibrator, type PassA } from '../src/prune/calibrate';
@@ -19,8 +22,8 @@ import { loadDataset } from './data';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' },
-    data: { type: 'string' },
+    model: { type: 'string', default: EMBEDDED_MODEL.dir },
+    data: { type: 'string', default: `${EMBEDDED_MODEL.data.dir}/${EMBEDDED_MODEL.data.eval}` },
     policy: { type: 'string', default: 'none' },
     recipe: { type: 'string' },
     budgets: { type: 'string' },
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '0' },
     'max-new-tokens': { type: 'string', default: '8' },
     json: { type: 'boolean', default: false },
+    out: { type: 'string' },
   },
 });
 
@@ -84,7 +88,10 @@ try {
       signal: controller.signal,
       onProgress: (done, total) => log(`\r${policy.kind}${budget === null ? '' : ` @ ${(budget * 100).toFixed(0)} %`}: ${done}/${total}   `),
     });
-    log('\n');
+    log(`  accuracy ${(row.accuracy * 100).toFixed(1)} %, FLOPs kept ${(row.meanReferenceRatio * 100).toFixed(1)} % (ref.) / ${(row.meanArchitectureRatio * 100).toFixed(1)} % (arch.), prefill ${row.meanPrefillMs.toFixed(1)} ms\n`);
+    rows.push(row);
+    // A long table is written as it grows, so an interrupted run keeps what it measured.
+    if (values.out) await writeFile(values.out, `${JSON.stringify({ model: info.source, items: items.length, rows }, null, 1)}\n`);
     return row;
   };
   const rows: EvalRow[] = [];
@@ -96,17 +103,17 @@ try {
     const calibPath = values.calib ?? join(dirname(values.data), 'calib.jsonl');
     const calib = await loadDataset(calibPath, values['calib-limit'] ? Number(values['calib-limit']) : undefined);
     const samples = calib.map((c) => ({ image: c.blob, question: c.question }));
-    rows.push(await run({ kind: 'none' }, null));
+    await run({ kind: 'none' }, null);
     let passA: PassA | undefined;
     for (const keep of budgets) {
       log(`calibrating for ${(keep * 100).toFixed(0)} % on ${samples.length} samples …\n`);
       const result = await new Calibrator(engine, samples, { signal: controller.signal }).run(1 - keep, info.source, { passA, source: calibPath });
       passA = result.passA;
       const recipe = result.recipe;
-      rows.push(await run({ kind: 'fitprune', recipe }, keep));
-      rows.push(await run({ kind: 'random', recipe, seed: Number(values.seed) }, keep));
+      await run({ kind: 'fitprune', recipe }, keep);
+      await run({ kind: 'random', recipe, seed: Number(values.seed) }, keep);
       const K = Number(values['fastv-layer']);
-      rows.push(await run({ kind: 'fastv', layer: K, ratio: fastvRatioForBudget(model, config.imageTokens, keep, K) }, keep));
+      await run({ kind: 'fastv', layer: K, ratio: fastvRatioForBudget(model, config.imageTokens, keep, K) }, keep);
     }
   } else {
     let recipe: Recipe | undefined;
@@ -123,7 +130,7 @@ try {
             : kind === 'fastv'
               ? { kind: 'fastv', layer: Number(values['fastv-layer']), ratio: Number(values['fastv-ratio']) }
               : fail(`unknown --policy ${kind} (none, fitprune, fastv, random)`);
-    rows.push(await run(policy, recipe ? recipe.flops.reference.ratio : null));
+    await run(policy, recipe ? recipe.flops.reference.ratio : null);
   }
   if (values.json) {
     console.log(JSON.stringify({ model: info.source, items: items.length, rows }, null, 2));

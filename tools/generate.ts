@@ -1,18 +1,21 @@
 /**
- * `npm run generate -- --model <dir|url|owner/name> --image <png|jpg> --prompt "…"`
+ * `npm run generate -- [--model <dir|url|owner/name>] [--image <png|jpg>] [--prompt "…"]`
  * Answers one question about one image with the same Engine the browser worker uses, on Node's
- * WebGPU (Dawn), streaming tokens to stdout, then prints the usage stats.
+ * WebGPU (Dawn), streaming tokens to stdout, then prints the usage stats. Without --model it
+ * uses the embedded demo model; with neither --image nor --prompt, a shipped sample scene and
+ * its first question.
  */
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
+import { EMBEDDED_MODEL } from '../src/engine/embedded-model';
 import { describeAdapter } from '../src/gpu/device';
 import { nodeGpu } from '../src/gpu/node';
 import { openNodeSource } from '../src/load/node-dir-source';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' },
+    model: { type: 'string', default: EMBEDDED_MODEL.dir },
     image: { type: 'string' },
     prompt: { type: 'string' },
     'max-new-tokens': { type: 'string', default: '32' },
@@ -29,8 +32,15 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-if (!values.model) fail('usage: npm run generate -- --model <folder|url|owner/name> [--image <png|jpg>] --prompt "…" [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] [--json]');
-if (!values.prompt) fail('--prompt is required');
+const USAGE = 'usage: npm run generate -- [--model <folder|url|owner/name>] [--image <png|jpg>] [--prompt "…"] [--max-new-tokens N] [--temperature T --top-k K --top-p P --seed S] [--json]';
+if (!values.prompt && (values.image || values.model !== EMBEDDED_MODEL.dir)) fail(`--prompt is required\n${USAGE}`);
+if (!values.prompt) {
+  // The embedded model's first sample scene and question: `npm run generate` alone shows it working.
+  const samples = JSON.parse(await readFile(`${EMBEDDED_MODEL.data.dir}/${EMBEDDED_MODEL.data.samples}`, 'utf8')) as { image: string; questions: { question: string; answer: string }[] }[];
+  values.image = `${EMBEDDED_MODEL.data.dir}/${samples[0]!.image}`;
+  values.prompt = samples[0]!.questions[0]!.question;
+  if (!values.json) console.error(`image: ${values.image}\nquestion: ${values.prompt} (expected: ${samples[0]!.questions[0]!.answer})`);
+}
 
 const controller = new AbortController();
 process.on('SIGINT', () => controller.abort());

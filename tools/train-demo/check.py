@@ -1,0 +1,100 @@
+"""
+Step 4 of the demo model: reads the exported model.safetensors back into the torch model
+(so the export itself is checked: every tensor name, shape and dtype), scores a JSONL set with
+greedy exact match exactly as trained, and writes test vectors for the TypeScript tests: for one
+correctly answered item per question type, the prompt length and the full logits row at the answer position. The runtime's
+float64 reference forward must reproduce those logits (test/unit/demo-model.test.ts), which
+pins tokenisation, image preprocessing and every layer of the architecture to this trainer.
+
+  python3 check.py --model DIR --table token-table.json --data eval.jsonl [--vectors out.json] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+
+import numpy as np
+import torch
+from PIL import Image
+
+import train
+
+
+def read_safetensors(path: str) -> dict[str, torch.Tensor]:
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        assert info["dtype"] == "F16", f"{name}: {info['dtype']}"
+        a, b = info["data_offsets"]
+        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f2").astype(np.float32).reshape(info["shape"]))
+    return out
+
+
+def load_model(model_dir: str) -> train.Llava:
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    model = train.Llava(config)
+    stored = read_safetensors(os.path.join(model_dir, "model.safetensors"))
+    wanted = train.hub_tensors(model)
+    missing, extra = set(wanted) - set(stored), set(stored) - set(wanted)
+    assert not missing and not extra, f"missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}"
+    with torch.no_grad():
+        for name, t in wanted.items():
+            assert tuple(stored[name].shape) == tuple(t.shape), f"{name}: {stored[name].shape} vs {t.shape}"
+            t.copy_(stored[name])
+    model.eval()
+    return model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--table", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--vectors", help="write test vectors (one correctly answered item per question type) here")
+    ap.add_argument("--json", help="write the accuracy summary here")
+    args = ap.parse_args()
+    torch.set_num_threads(os.cpu_count() or 2)
+
+    model = load_model(args.model)
+    pre = json.load(open(os.path.join(args.model, "preprocessor_config.json")))
+    batcher = train.Batcher(json.load(open(args.table)), pre["image_mean"], pre["image_std"])
+    base = os.path.dirname(os.path.abspath(args.data))
+    rows = [json.loads(line) for line in open(args.data) if line.strip()]
+    no_aux = {"color": np.zeros(1, np.int64)}  # the batcher stacks auxiliary targets; scoring ignores them
+    items = [(np.asarray(Image.open(os.path.join(base, r["image"])).convert("RGB")), no_aux, r["question"], r["answer"], r.get("type", "all")) for r in rows]
+    metrics = train.evaluate(model, batcher, items)
+    print(json.dumps({"items": len(items), **metrics}))
+    if args.json:
+        json.dump({"items": len(items), **metrics}, open(args.json, "w"), indent=1)
+
+    if args.vectors:
+        # One item per question type, the first of each that the model answers right, so the
+        # runtime tests can assert the answer as well as the logits.
+        vectors, seen = [], set()
+        with torch.no_grad():
+            for r, item in zip(rows, items):
+                if item[4] in seen:
+                    continue
+                ids, pixels, pos, targets, _ = batcher.batch([item])
+                logits, _ = model(ids, pixels, pos)
+                if not bool((logits[0].argmax(-1) == targets[0]).all()):
+                    continue
+                seen.add(item[4])
+                vectors.append({
+                    "image": r["image"], "question": r["question"], "answer": r["answer"], "type": item[4],
+                    "promptTokens": int(pos[0, 0]) + 1, "answerTokenId": int(targets[0, 0]),
+                    "logits": [round(float(x), 5) for x in logits[0, 0]],
+                })
+        json.dump({"data": os.path.relpath(args.data, os.path.dirname(os.path.abspath(args.vectors))), "items": vectors}, open(args.vectors, "w"))
+        print(f"wrote {len(vectors)} test vectors to {args.vectors}")
+
+
+if __name__ == "__main__":
+    main()

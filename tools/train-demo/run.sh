@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Reproduces the embedded demo model from nothing: `npm run train-demo` (see README.md here).
+# Needs Debian's python3-torch, python3-pil, python3-numpy and an optimised BLAS
+# (libopenblas0-pthread: with Debian's reference BLAS, torch runs ~30x slower).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PYTHON:-/usr/bin/python3}
+WORK=${WORK:-.train-demo}
+MODEL=public/models/fitprune-demo
+DATA=public/data/shapes
+mkdir -p "$WORK"
+if ! "$PY" -c 'import torch, PIL, numpy' 2>/dev/null; then
+  echo "needs PyTorch, Pillow and numpy for $PY: sudo apt-get install -y python3-torch python3-pil python3-numpy libopenblas0-pthread" >&2
+  exit 1
+fi
+cd tools/train-demo
+"$PY" scenes.py --texts > "../../$WORK/texts.json"
+cd ../..
+node scripts/run-ts.mjs tools/train-demo/prepare.ts --texts "$WORK/texts.json" --out "$MODEL" --table "$WORK/token-table.json"
+(cd tools/train-demo && "$PY" train.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --work "../../$WORK" \
+  --seed 1 --warmup-steps 900 --steps 1000 --lr 1.5e-3 "$@")
+(cd tools/train-demo && "$PY" make_data.py --out "../../$DATA" --seed 7)
+(cd tools/train-demo && "$PY" check.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --data "../../$DATA/eval.jsonl" \
+  --vectors ../../test/fixtures/demo-model-vectors.json --json "../../$WORK/check.json")
+echo "done: $MODEL, $DATA, test/fixtures/demo-model-vectors.json; training log in $WORK/train-log.jsonl"

@@ -1,0 +1,223 @@
+"""
+Procedural visual question answering scenes for the demo model (numpy only, deterministic).
+
+A scene is a 112x112 RGB image: a flat grey background with faint noise (uninformative: most
+of the 14x14 = 196 patches of 8 px show nothing) and 1-4 objects, each a distinct
+(colour, shape) pair about 2-3 patches across. Every question is about something visible and
+has a one-word answer; each question type needs the model to look at the right objects:
+
+  color     What color is the {shape}?                       (that shape occurs once)
+  shape     What shape is the {color} object?                (that colour occurs once)
+  count     How many objects are there? / How many {shape}s are there?
+  exist     Is there a {color} {shape}?                      (yes/no, balanced)
+  position  Is the {color} {shape} left or right of the {color} {shape}?
+            Is the {color} {shape} above or below the {color} {shape}?
+
+All randomness flows from one numpy Generator, so a seed fixes every image and question.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+IMAGE_SIZE = 112
+PATCH = 8
+GRID = IMAGE_SIZE // PATCH  # 14 -> 196 visual tokens
+
+COLORS = {
+    "red": (214, 39, 40),
+    "green": (44, 160, 44),
+    "blue": (31, 90, 220),
+    "yellow": (240, 200, 20),
+    "purple": (148, 60, 190),
+}
+COLOR_NAMES = list(COLORS)
+SHAPES = ["circle", "square", "triangle"]
+TYPES = ["color", "shape", "count", "exist", "position"]
+MIN_SIZE, MAX_SIZE = 18, 26  # object bounding box side, px
+GAP = 3  # px between object boxes
+POSITION_MARGIN = 10  # |dx| or |dy| between centres for left/right or above/below questions
+
+
+@dataclass
+class Obj:
+    color: str
+    shape: str
+    x0: int  # bounding box, px
+    y0: int
+    size: int
+
+    @property
+    def cx(self) -> float:
+        return self.x0 + self.size / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y0 + self.size / 2
+
+    def name(self) -> str:
+        return f"{self.color} {self.shape}"
+
+
+_YS, _XS = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].astype(np.float32) + 0.5  # pixel centres
+
+
+def _mask(obj: Obj) -> np.ndarray:
+    """Boolean IMAGE_SIZE x IMAGE_SIZE coverage of the object (pixel centres inside the shape)."""
+    s = obj.size
+    u = (_XS - obj.x0) / s  # 0..1 inside the box
+    v = (_YS - obj.y0) / s
+    inside = (u >= 0) & (u < 1) & (v >= 0) & (v < 1)
+    if obj.shape == "square":
+        return inside
+    if obj.shape == "circle":
+        return (u - 0.5) ** 2 + (v - 0.5) ** 2 <= 0.25
+    # triangle: apex at the top centre, base along the bottom
+    return inside & (np.abs(u - 0.5) <= v / 2)
+
+
+def sample_objects(rng: np.random.Generator, n: int) -> list[Obj]:
+    """n objects with distinct (colour, shape) pairs and non-overlapping boxes."""
+    pairs = [(c, s) for c in COLOR_NAMES for s in SHAPES]
+    chosen = rng.choice(len(pairs), size=n, replace=False)
+    objs: list[Obj] = []
+    for k in chosen:
+        color, shape = pairs[int(k)]
+        for _ in range(200):
+            size = int(rng.integers(MIN_SIZE, MAX_SIZE + 1))
+            x0 = int(rng.integers(1, IMAGE_SIZE - size))
+            y0 = int(rng.integers(1, IMAGE_SIZE - size))
+            if all(
+                x0 + size + GAP <= o.x0 or o.x0 + o.size + GAP <= x0 or y0 + size + GAP <= o.y0 or o.y0 + o.size + GAP <= y0
+                for o in objs
+            ):
+                objs.append(Obj(color, shape, x0, y0, size))
+                break
+        else:
+            return sample_objects(rng, n)  # crowded: start over (rare for n <= 4)
+    return objs
+
+
+def render(rng: np.random.Generator, objs: list[Obj]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """RGB uint8 [H, W, 3] and per-patch auxiliary targets for the vision warm-up."""
+    grey = float(rng.integers(150, 206))
+    img = np.full((IMAGE_SIZE, IMAGE_SIZE, 3), grey, np.float32)
+    img += rng.normal(0, 4, size=img.shape).astype(np.float32)
+    owner = np.full((IMAGE_SIZE, IMAGE_SIZE), -1, np.int64)
+    for i, o in enumerate(objs):
+        m = _mask(o)
+        # a little shading variation so colours are not single RGB values
+        tint = np.array(COLORS[o.color], np.float32) + rng.normal(0, 6, size=3).astype(np.float32)
+        img[m] = tint
+        owner[m] = i
+    img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+    # per patch: the object covering most of it (>= 25 % of its pixels), else background
+    cover = np.zeros((GRID, GRID, len(objs) + 1), np.float32)
+    blocks = owner.reshape(GRID, PATCH, GRID, PATCH).transpose(0, 2, 1, 3).reshape(GRID, GRID, PATCH * PATCH)
+    for i in range(len(objs)):
+        cover[:, :, i] = (blocks == i).mean(-1)
+    best = cover[:, :, : len(objs)].argmax(-1) if objs else np.zeros((GRID, GRID), np.int64)
+    frac = cover[:, :, : len(objs)].max(-1) if objs else np.zeros((GRID, GRID))
+    color_t = np.zeros((GRID, GRID), np.int64)  # 0 background, 1.. colour index + 1
+    shape_t = np.zeros((GRID, GRID), np.int64)
+    for i, o in enumerate(objs):
+        sel = (best == i) & (frac >= 0.25)
+        color_t[sel] = COLOR_NAMES.index(o.color) + 1
+        shape_t[sel] = SHAPES.index(o.shape) + 1
+    center_t = np.zeros((GRID, GRID), np.int64)
+    for o in objs:
+        center_t[min(GRID - 1, int(o.cy // PATCH)), min(GRID - 1, int(o.cx // PATCH))] = 1
+    return img, {"color": color_t.reshape(-1), "shape": shape_t.reshape(-1), "center": center_t.reshape(-1)}
+
+
+def _plural(shape: str) -> str:
+    return shape + "s"
+
+
+def ask(rng: np.random.Generator, objs: list[Obj], qtype: str) -> tuple[str, str] | None:
+    """A question of this type about the scene and its answer, or None if the scene can't support it."""
+    if qtype == "color":
+        unique = [o for o in objs if sum(p.shape == o.shape for p in objs) == 1]
+        if not unique:
+            return None
+        o = unique[int(rng.integers(len(unique)))]
+        return f"What color is the {o.shape}?", o.color
+    if qtype == "shape":
+        unique = [o for o in objs if sum(p.color == o.color for p in objs) == 1]
+        if not unique:
+            return None
+        o = unique[int(rng.integers(len(unique)))]
+        return f"What shape is the {o.color} object?", o.shape
+    if qtype == "count":
+        if rng.random() < 0.4:
+            return "How many objects are there?", str(len(objs))
+        shape = SHAPES[int(rng.integers(len(SHAPES)))]
+        return f"How many {_plural(shape)} are there?", str(sum(o.shape == shape for o in objs))
+    if qtype == "exist":
+        present = {(o.color, o.shape) for o in objs}
+        if rng.random() < 0.5:
+            c, s = sorted(present)[int(rng.integers(len(present)))]
+            return f"Is there a {c} {s}?", "yes"
+        # absent pairs that share a colour or a shape with something present are the informative ones
+        absent = [(c, s) for c in COLOR_NAMES for s in SHAPES if (c, s) not in present]
+        near = [(c, s) for c, s in absent if any(c == pc or s == ps for pc, ps in present)]
+        pool = near if near and rng.random() < 0.8 else absent
+        c, s = pool[int(rng.integers(len(pool)))]
+        return f"Is there a {c} {s}?", "no"
+    if qtype == "position":
+        if len(objs) < 2:
+            return None
+        for _ in range(20):
+            i, j = rng.choice(len(objs), size=2, replace=False)
+            a, b = objs[int(i)], objs[int(j)]
+            horizontal = rng.random() < 0.5
+            if horizontal and abs(a.cx - b.cx) >= POSITION_MARGIN:
+                return f"Is the {a.name()} left or right of the {b.name()}?", "left" if a.cx < b.cx else "right"
+            if not horizontal and abs(a.cy - b.cy) >= POSITION_MARGIN:
+                return f"Is the {a.name()} above or below the {b.name()}?", "above" if a.cy < b.cy else "below"
+        return None
+    raise ValueError(qtype)
+
+
+def sample(rng: np.random.Generator, max_objects: int = 4, qtype: str | None = None, min_objects: int = 1):
+    """One (image, aux targets, question, answer, type), retrying until the scene supports the question."""
+    while True:
+        t = qtype or TYPES[int(rng.integers(len(TYPES)))]
+        lo = max(min_objects, 2 if t == "position" else 1)
+        n = int(rng.integers(lo, max(lo, max_objects) + 1))
+        objs = sample_objects(rng, n)
+        qa = ask(rng, objs, t)
+        if qa is None:
+            continue
+        img, aux = render(rng, objs)
+        return img, aux, qa[0], qa[1], t
+
+
+def all_texts() -> dict[str, list[str]]:
+    """Every question and answer the generator can produce (for the tokenizer and the token table)."""
+    qs: list[str] = []
+    qs += [f"What color is the {s}?" for s in SHAPES]
+    qs += [f"What shape is the {c} object?" for c in COLOR_NAMES]
+    qs += ["How many objects are there?"] + [f"How many {_plural(s)} are there?" for s in SHAPES]
+    qs += [f"Is there a {c} {s}?" for c in COLOR_NAMES for s in SHAPES]
+    names = [f"{c} {s}" for c in COLOR_NAMES for s in SHAPES]
+    for a in names:
+        for b in names:
+            if a != b:
+                qs.append(f"Is the {a} left or right of the {b}?")
+                qs.append(f"Is the {a} above or below the {b}?")
+    answers = COLOR_NAMES + SHAPES + [str(i) for i in range(5)] + ["yes", "no", "left", "right", "above", "below"]
+    return {"questions": qs, "answers": answers}
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--texts"]:
+        json.dump(all_texts(), sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        print("usage: python3 scenes.py --texts", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,438 @@
+"""
+Step 2 of training the demo model: trains the LLaVA-architecture model described by
+<model>/config.json on the procedural scenes (scenes.py), on the CPU, and writes its weights
+into <model>/model.safetensors (F16, llava-hf "hub" tensor names), replacing the placeholder.
+
+The network is written out in plain torch exactly as the runtime (and Hugging Face
+transformers) computes it: CLIP vision tower (pre-LN, quick_gelu, CLS + learned positions,
+features from hidden_states[vision_feature_layer] without CLS), projector linear-GELU-linear,
+Llama decoder (RMSNorm, rotate-half RoPE at positions 0..T-1, grouped-query attention, SwiGLU),
+untied lm_head. Prompts are the token ids the runtime's own preprocessor produced
+(prepare.ts -> token table), so training and inference see identical inputs.
+
+Schedule (all from one seed):
+  1. vision warm-up: the tower alone learns auxiliary per-patch targets (colour and shape of the
+     object under each patch, object centres) through a small linear head that is not exported;
+  2. joint training on the answer tokens (answer + </s>), with the auxiliary loss kept at a
+     lower weight, and a curriculum from one object per scene to four.
+The language model's attention is never supervised.
+
+  python3 train.py --model DIR --table token-table.json --work DIR [--steps N] [--seed S]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import struct
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+import scenes
+
+# ---------------------------------------------------------------------------------------------
+# model
+
+
+def quick_gelu(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sigmoid(1.702 * x)
+
+
+class ClipLayer(nn.Module):
+    def __init__(self, d: int, m: int, heads: int, eps: float):
+        super().__init__()
+        self.heads = heads
+        self.layer_norm1 = nn.LayerNorm(d, eps=eps)
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(d, d) for _ in range(4))
+        self.layer_norm2 = nn.LayerNorm(d, eps=eps)
+        self.fc1 = nn.Linear(d, m)
+        self.fc2 = nn.Linear(m, d)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, d = x.shape
+        hd = d // self.heads
+        h = self.layer_norm1(x)
+        q, k, v = (p(h).view(B, T, self.heads, hd).transpose(1, 2) for p in (self.q_proj, self.k_proj, self.v_proj))
+        a = torch.softmax(q @ k.transpose(-1, -2) * hd**-0.5, dim=-1) @ v
+        x = x + self.out_proj(a.transpose(1, 2).reshape(B, T, d))
+        return x + self.fc2(quick_gelu(self.fc1(self.layer_norm2(x))))
+
+
+class ClipVision(nn.Module):
+    def __init__(self, c: dict, feature_layer: int):
+        super().__init__()
+        d, p = c["hidden_size"], c["patch_size"]
+        self.grid = c["image_size"] // p
+        self.patch_embedding = nn.Conv2d(3, d, p, stride=p, bias=False)
+        self.class_embedding = nn.Parameter(torch.randn(d) * 0.02)
+        self.position_embedding = nn.Embedding(self.grid**2 + 1, d)
+        self.pre_layrnorm = nn.LayerNorm(d, eps=c["layer_norm_eps"])
+        self.layers = nn.ModuleList(ClipLayer(d, c["intermediate_size"], c["num_attention_heads"], c["layer_norm_eps"]) for _ in range(c["num_hidden_layers"]))
+        self.post_layernorm = nn.LayerNorm(d, eps=c["layer_norm_eps"])  # exported, unused at layer -2
+        n = c["num_hidden_layers"]
+        self.run_layers = n + 1 + feature_layer if feature_layer < 0 else feature_layer
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        """hidden_states[feature_layer] without CLS: [B, grid², d]."""
+        x = self.patch_embedding(pixels).flatten(2).transpose(1, 2)
+        x = torch.cat([self.class_embedding.expand(x.shape[0], 1, -1), x], dim=1) + self.position_embedding.weight
+        x = self.pre_layrnorm(x)
+        for layer in self.layers[: self.run_layers]:
+            x = layer(x)
+        return x[:, 1:]
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, d: int, eps: float):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(d))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+def rotate_half(x: torch.Tensor) -> torch.Tensor:
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat([-b, a], dim=-1)
+
+
+class LlamaLayer(nn.Module):
+    def __init__(self, c: dict):
+        super().__init__()
+        d, self.h, self.kv = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
+        self.hd = d // self.h
+        self.input_layernorm = RMSNorm(d, c["rms_norm_eps"])
+        self.q_proj = nn.Linear(d, self.h * self.hd, bias=False)
+        self.k_proj = nn.Linear(d, self.kv * self.hd, bias=False)
+        self.v_proj = nn.Linear(d, self.kv * self.hd, bias=False)
+        self.o_proj = nn.Linear(self.h * self.hd, d, bias=False)
+        self.post_attention_layernorm = RMSNorm(d, c["rms_norm_eps"])
+        m = c["intermediate_size"]
+        self.gate_proj = nn.Linear(d, m, bias=False)
+        self.up_proj = nn.Linear(d, m, bias=False)
+        self.down_proj = nn.Linear(m, d, bias=False)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        h = self.input_layernorm(x)
+        q = self.q_proj(h).view(B, T, self.h, self.hd).transpose(1, 2)
+        k = self.k_proj(h).view(B, T, self.kv, self.hd).transpose(1, 2)
+        v = self.v_proj(h).view(B, T, self.kv, self.hd).transpose(1, 2)
+        q = q * cos + rotate_half(q) * sin
+        k = k * cos + rotate_half(k) * sin
+        rep = self.h // self.kv
+        k = k.repeat_interleave(rep, dim=1)
+        v = v.repeat_interleave(rep, dim=1)
+        s = q @ k.transpose(-1, -2) * self.hd**-0.5 + mask
+        a = torch.softmax(s, dim=-1) @ v
+        x = x + self.o_proj(a.transpose(1, 2).reshape(B, T, self.h * self.hd))
+        h = self.post_attention_layernorm(x)
+        return x + self.down_proj(F.silu(self.gate_proj(h)) * self.up_proj(h))
+
+
+class Llava(nn.Module):
+    def __init__(self, config: dict):
+        super().__init__()
+        t, v = config["text_config"], config["vision_config"]
+        self.config = config
+        self.vision = ClipVision(v, config["vision_feature_layer"])
+        self.linear_1 = nn.Linear(v["hidden_size"], t["hidden_size"])
+        self.linear_2 = nn.Linear(t["hidden_size"], t["hidden_size"])
+        self.embed_tokens = nn.Embedding(t["vocab_size"], t["hidden_size"])
+        self.layers = nn.ModuleList(LlamaLayer(t) for _ in range(t["num_hidden_layers"]))
+        self.norm = RMSNorm(t["hidden_size"], t["rms_norm_eps"])
+        self.lm_head = nn.Linear(t["hidden_size"], t["vocab_size"], bias=False)
+        hd = t["hidden_size"] // t["num_attention_heads"]
+        inv = 1.0 / (t.get("rope_theta", 10000.0) ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+        freqs = torch.outer(torch.arange(t["max_position_embeddings"], dtype=torch.float64), inv)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        self.register_buffer("cos", emb.cos().float(), persistent=False)
+        self.register_buffer("sin", emb.sin().float(), persistent=False)
+        self.image_token_id = config["image_token_index"]
+        # auxiliary per-patch heads for the vision warm-up (not exported)
+        self.aux = nn.Linear(v["hidden_size"], len(scenes.COLOR_NAMES) + 1 + len(scenes.SHAPES) + 1 + 1)
+        self.apply(self._init)
+
+    @staticmethod
+    def _init(m: nn.Module) -> None:
+        if isinstance(m, (nn.Linear, nn.Conv2d)):
+            nn.init.normal_(m.weight, std=0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+        elif isinstance(m, nn.Embedding):
+            nn.init.normal_(m.weight, std=0.02)
+
+    def image_features(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        feats = self.vision(pixels)
+        return feats, self.linear_2(F.gelu(self.linear_1(feats)))
+
+    def aux_loss(self, feats: torch.Tensor, aux: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = self.aux(feats)
+        nc, ns = len(scenes.COLOR_NAMES) + 1, len(scenes.SHAPES) + 1
+        color = F.cross_entropy(out[..., :nc].reshape(-1, nc), aux["color"].reshape(-1))
+        shape = F.cross_entropy(out[..., nc : nc + ns].reshape(-1, ns), aux["shape"].reshape(-1))
+        center = F.binary_cross_entropy_with_logits(out[..., nc + ns], aux["center"].float(), pos_weight=torch.tensor(8.0))
+        return color + shape + center
+
+    def forward(self, ids: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits at the given positions rows [B, R] of each sequence, and the vision features."""
+        feats, projected = self.image_features(pixels)
+        x = self.embed_tokens(ids)
+        is_image = ids == self.image_token_id
+        x = x.masked_scatter(is_image.unsqueeze(-1), projected.reshape(-1, projected.shape[-1]).to(x.dtype))
+        T = ids.shape[1]
+        cos, sin = self.cos[:T], self.sin[:T]
+        mask = torch.full((T, T), float("-inf")).triu(1)
+        for layer in self.layers:
+            x = layer(x, cos, sin, mask)
+        x = self.norm(x)
+        picked = torch.gather(x, 1, rows.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
+        return self.lm_head(picked), feats
+
+
+# ---------------------------------------------------------------------------------------------
+# data
+
+
+class Batcher:
+    def __init__(self, table: dict, mean: list[float], std: list[float]):
+        self.prompts = {q: ids for q, ids in table["prompts"].items()}
+        self.answers = {a: ids for a, ids in table["answers"].items()}
+        self.eos = table["eosTokenId"]
+        self.pad = table["padTokenId"] if table.get("padTokenId") is not None else self.eos
+        self.mean = torch.tensor(mean).view(1, 3, 1, 1)
+        self.std = torch.tensor(std).view(1, 3, 1, 1)
+
+    def pixels(self, images: list[np.ndarray]) -> torch.Tensor:
+        x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
+        return (x - self.mean) / self.std
+
+    def sequences(self, questions: list[str], answers: list[str]):
+        """ids [B, T] = prompt + answer (right-padded), rows [B, 2] where the answer and </s> are predicted, targets [B, 2]."""
+        seqs, rows, targets = [], [], []
+        for q, a in zip(questions, answers):
+            p, ans = self.prompts[q], self.answers[a]
+            if len(ans) != 1:
+                raise ValueError(f"answer {a!r} is {len(ans)} tokens; the trainer expects one")
+            seqs.append(p + ans)
+            rows.append([len(p) - 1, len(p)])
+            targets.append([ans[0], self.eos])
+        T = max(len(s) for s in seqs)
+        ids = torch.tensor([s + [self.pad] * (T - len(s)) for s in seqs])
+        return ids, torch.tensor(rows), torch.tensor(targets)
+
+    def batch(self, items):
+        images, auxes, qs, ans, _types = zip(*items)
+        ids, rows, targets = self.sequences(list(qs), list(ans))
+        aux = {k: torch.from_numpy(np.stack([a[k] for a in auxes])) for k in auxes[0]}
+        return ids, self.pixels(list(images)), rows, targets, aux
+
+
+def max_objects_at(fraction: float) -> int:
+    """Curriculum: scenes grow from one object to four over the first 40 % of joint training."""
+    return 1 if fraction < 0.08 else 2 if fraction < 0.2 else 3 if fraction < 0.4 else 4
+
+
+# ---------------------------------------------------------------------------------------------
+# evaluation and export
+
+
+@torch.no_grad()
+def evaluate(model: Llava, batcher: Batcher, items, batch_size: int = 50) -> dict:
+    """Greedy exact match: the answer token, then </s>, are both the argmax (what greedy decoding emits)."""
+    model.eval()
+    by_type: dict[str, list[int]] = {}
+    for i in range(0, len(items), batch_size):
+        chunk = items[i : i + batch_size]
+        ids, pixels, rows, targets, _ = batcher.batch(chunk)
+        logits, _ = model(ids, pixels, rows)
+        ok = (logits.argmax(-1) == targets).all(-1)
+        for item, good in zip(chunk, ok.tolist()):
+            by_type.setdefault(item[4], []).append(int(good))
+    model.train()
+    total = sum(sum(v) for v in by_type.values()) / sum(len(v) for v in by_type.values())
+    return {"accuracy": total, **{t: sum(v) / len(v) for t, v in sorted(by_type.items())}}
+
+
+def hub_tensors(model: Llava) -> dict[str, torch.Tensor]:
+    """Our parameters under llava-hf's checkpoint names (the 'hub' layout)."""
+    out: dict[str, torch.Tensor] = {}
+    vt = "vision_tower.vision_model."
+    v = model.vision
+    out[vt + "embeddings.class_embedding"] = v.class_embedding
+    out[vt + "embeddings.patch_embedding.weight"] = v.patch_embedding.weight
+    out[vt + "embeddings.position_embedding.weight"] = v.position_embedding.weight
+    for name in ("pre_layrnorm", "post_layernorm"):
+        out[f"{vt}{name}.weight"] = getattr(v, name).weight
+        out[f"{vt}{name}.bias"] = getattr(v, name).bias
+    for i, layer in enumerate(v.layers):
+        p = f"{vt}encoder.layers.{i}."
+        for sub, mod in (
+            ("self_attn.q_proj", layer.q_proj), ("self_attn.k_proj", layer.k_proj), ("self_attn.v_proj", layer.v_proj),
+            ("self_attn.out_proj", layer.out_proj), ("layer_norm1", layer.layer_norm1), ("layer_norm2", layer.layer_norm2),
+            ("mlp.fc1", layer.fc1), ("mlp.fc2", layer.fc2),
+        ):
+            out[p + sub + ".weight"] = mod.weight
+            out[p + sub + ".bias"] = mod.bias
+    for name in ("linear_1", "linear_2"):
+        out[f"multi_modal_projector.{name}.weight"] = getattr(model, name).weight
+        out[f"multi_modal_projector.{name}.bias"] = getattr(model, name).bias
+    lm = "language_model.model."
+    out[lm + "embed_tokens.weight"] = model.embed_tokens.weight
+    for i, layer in enumerate(model.layers):
+        p = f"{lm}layers.{i}."
+        for sub in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            out[p + "self_attn." + sub + ".weight"] = getattr(layer, sub).weight
+        for sub in ("gate_proj", "up_proj", "down_proj"):
+            out[p + "mlp." + sub + ".weight"] = getattr(layer, sub).weight
+        out[p + "input_layernorm.weight"] = layer.input_layernorm.weight
+        out[p + "post_attention_layernorm.weight"] = layer.post_attention_layernorm.weight
+    out[lm + "norm.weight"] = model.norm.weight
+    out["language_model.lm_head.weight"] = model.lm_head.weight
+    return out
+
+
+def write_safetensors(path: str, tensors: dict[str, torch.Tensor]) -> None:
+    """safetensors: u64 header length, JSON header (names sorted, 8-byte aligned), raw little-endian F16 data."""
+    header: dict = {"__metadata__": {"format": "pt"}}
+    blobs, offset = [], 0
+    for name in sorted(tensors):
+        data = tensors[name].detach().to(torch.float16).contiguous().numpy().astype("<f2").tobytes()
+        header[name] = {"dtype": "F16", "shape": list(tensors[name].shape), "data_offsets": [offset, offset + len(data)]}
+        blobs.append(data)
+        offset += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def round_to_f16_(model: Llava) -> None:
+    """Rounds every exported weight to f16 in place, so Python's final figures are the shipped model's."""
+    with torch.no_grad():
+        for t in hub_tensors(model).values():
+            t.copy_(t.to(torch.float16).float())
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True, help="model folder from prepare.ts (config.json etc.)")
+    ap.add_argument("--table", required=True, help="token table from prepare.ts")
+    ap.add_argument("--work", required=True, help="folder for checkpoints and the training log")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--warmup-steps", type=int, default=600, help="vision-only auxiliary steps")
+    ap.add_argument("--steps", type=int, default=3000, help="joint training steps")
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--eval-every", type=int, default=250)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    config = json.load(open(os.path.join(args.model, "config.json")))
+    pre = json.load(open(os.path.join(args.model, "preprocessor_config.json")))
+    table = json.load(open(args.table))
+    assert table["imageTokenId"] == config["image_token_index"]
+    assert table["imageTokens"] == (config["vision_config"]["image_size"] // config["vision_config"]["patch_size"]) ** 2
+    batcher = Batcher(table, pre["image_mean"], pre["image_std"])
+    model = Llava(config)
+    os.makedirs(args.work, exist_ok=True)
+    ckpt_path = os.path.join(args.work, "checkpoint.pt")
+    log_path = os.path.join(args.work, "train-log.jsonl")
+
+    val_rng = np.random.default_rng(args.seed + 10_000)
+    val = [scenes.sample(val_rng, qtype=scenes.TYPES[i % len(scenes.TYPES)]) for i in range(250)]
+    rng = np.random.default_rng(args.seed)
+
+    vision_params = list(model.vision.parameters()) + list(model.aux.parameters())
+    opt_v = torch.optim.AdamW(vision_params, lr=args.lr, weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    step, elapsed = 0, 0.0
+    if os.path.exists(ckpt_path):
+        s = torch.load(ckpt_path)
+        model.load_state_dict(s["model"])
+        opt_v.load_state_dict(s["opt_v"])
+        opt.load_state_dict(s["opt"])
+        step, elapsed = s["step"], s["elapsed"]
+        rng.bit_generator.state = s["rng"]
+        torch.set_rng_state(s["torch_rng"])
+        print(f"resumed at step {step} ({elapsed / 60:.1f} min so far)", flush=True)
+
+    total = args.warmup_steps + args.steps
+    log = open(log_path, "a")
+    t0 = time.time() - elapsed
+    running: dict[str, float] = {}
+    while step < total:
+        warm = step < args.warmup_steps
+        if warm:
+            frac = step / args.warmup_steps
+            lr = args.lr * min(1.0, (step + 1) / 50)
+            items = [scenes.sample(rng, max_objects=4) for _ in range(args.batch)]
+            _, pixels, _, _, aux = batcher.batch(items)
+            feats = model.vision(pixels)
+            loss = model.aux_loss(feats, aux)
+            parts = {"aux": loss.item()}
+            o = opt_v
+        else:
+            j = step - args.warmup_steps
+            frac = j / args.steps
+            lr = args.lr * min(1.0, (j + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+            items = [scenes.sample(rng, max_objects=max_objects_at(frac)) for _ in range(args.batch)]
+            ids, pixels, rows, targets, aux = batcher.batch(items)
+            logits, feats = model(ids, pixels, rows)
+            lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            ax = model.aux_loss(feats, aux)
+            loss = lm + 0.2 * ax
+            parts = {"lm": lm.item(), "aux": ax.item()}
+            o = opt
+        for g in o.param_groups:
+            g["lr"] = lr
+        o.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        o.step()
+        step += 1
+        for k, v in parts.items():
+            running[k] = 0.98 * running.get(k, v) + 0.02 * v
+        if step % 25 == 0:
+            print(f"step {step}/{total} {'warm-up' if warm else 'joint'} lr {lr:.2e} " + " ".join(f"{k} {v:.3f}" for k, v in running.items()) + f"  {(time.time() - t0) / 60:.1f} min", flush=True)
+        if (not warm and (step - args.warmup_steps) % args.eval_every == 0) or step == total:
+            metrics = evaluate(model, batcher, val)
+            record = {"step": step, "minutes": (time.time() - t0) / 60, "lr": lr, **running, **{f"val_{k}": v for k, v in metrics.items()}}
+            print("VAL " + json.dumps(record), flush=True)
+            log.write(json.dumps(record) + "\n")
+            log.flush()
+        if step % 100 == 0 or step == total:
+            torch.save({"model": model.state_dict(), "opt_v": opt_v.state_dict(), "opt": opt.state_dict(), "step": step,
+                        "elapsed": time.time() - t0, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}, ckpt_path + ".tmp")
+            os.replace(ckpt_path + ".tmp", ckpt_path)
+
+    minutes = (time.time() - t0) / 60
+    round_to_f16_(model)
+    final = evaluate(model, batcher, val)
+    write_safetensors(os.path.join(args.model, "model.safetensors"), hub_tensors(model))
+    summary = {"steps": total, "warmup_steps": args.warmup_steps, "batch": args.batch, "seed": args.seed, "train_minutes": minutes,
+               "threads": args.threads, "validation_f16": final}
+    json.dump(summary, open(os.path.join(args.work, "summary.json"), "w"), indent=1)
+    print("DONE " + json.dumps(summary), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
