@@ -63,9 +63,13 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/e2e/global-setup.ts'],
-          testTimeout: 300_000,
+          // About 3.5 minutes on an idle 2-core machine; the margin is for a busy one.
+          testTimeout: 480_000,
           hookTimeout: 330_000,
           fileParallelism: false,
+          // After the other projects, not beside them: on 2 cores a concurrent SwiftShader
+          // run would slow both past their timeouts.
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -223,6 +223,10 @@ export function initAskPanel(onPruned: (r: GenerateResult, image: CurrentImage) 
     stopped = true;
     if (active) void engine().abort(active);
   });
+  // Escape stops the answer in progress from anywhere on the page.
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !stopBtn.disabled) stopBtn.click();
+  });
   question.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) askBtn.click();
   });

@@ -41,9 +41,16 @@ export interface AxisOptions {
 
 const M = { left: 56, right: 16, top: 30, bottom: 44 };
 
-function ticks([a, b]: [number, number], n = 5): number[] {
-  const step = (b - a) / n;
-  return Array.from({ length: n + 1 }, (_, i) => a + i * step);
+/** About n ticks at round steps (1, 2, 5 × 10^k) inside [a, b]; always includes a. */
+export function ticks([a, b]: [number, number], n = 5): number[] {
+  const span = b - a;
+  if (!(span > 0)) return [a];
+  const raw = span / n;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = ([1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag);
+  const out: number[] = [];
+  for (let v = Math.ceil(a / step) * step; v <= b + step * 1e-9; v += step) out.push(+v.toPrecision(12));
+  return out;
 }
 
 function frame(o: AxisOptions) {

@@ -20,7 +20,7 @@ const EXPECT_CORRECT_ANSWERS = false;
 
 const ARTIFACTS = join(process.cwd(), 'test', 'e2e', 'artifacts');
 // SwiftShader has no GPU watchdog: every wait below has its own timeout.
-const STEP = 120_000;
+const STEP = 180_000;
 
 describe('the page (production build, headless Chromium, software WebGPU)', () => {
   let browser: Browser;
@@ -32,8 +32,11 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
   const t0 = Date.now();
   const log = (msg: string) => console.info(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}`);
 
-  const shot = async (name: string) => {
-    await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true, timeout: 30_000 });
+  /** A section's screenshot (or the viewport's), for a person to look at. */
+  const shot = async (name: string, section?: string) => {
+    const path = join(ARTIFACTS, `${name}.png`);
+    if (section) await page.locator(section).screenshot({ path, timeout: 30_000 });
+    else await page.screenshot({ path, timeout: 30_000 });
   };
   const metrics = (col: string) =>
     page.$$eval(`#${col} .metrics dd[data-metric]`, (dds) => Object.fromEntries(dds.map((d) => [(d as HTMLElement).dataset.metric!, Number((d as HTMLElement).dataset.value)])));
@@ -67,13 +70,15 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
 
     // 1. Load the embedded demo model (preselected).
     expect(await page.isChecked('#src-demo')).toBe(true);
-    await page.click('#load-btn');
+    // Keyboard only: focus the button and press Enter (real buttons, no click handlers on divs).
+    await page.focus('#load-btn', { timeout: 5_000 });
+    await page.keyboard.press('Enter');
     await page.waitForFunction(() => /^Ready/.test(document.querySelector('#model-status')?.textContent ?? ''), null, { timeout: 180_000 });
     expect(await page.textContent('#model-info')).toMatch(/196 per image \(14×14 patches/);
     const overall = await page.$eval('#load-overall', (p) => (p as HTMLProgressElement).value);
     expect(overall).toBe(1);
     expect(await page.$$eval('#load-files tr', (rows) => rows.length)).toBeGreaterThan(0);
-    await shot('02-model-loaded');
+    await shot('02-model-loaded', '#model-section');
     log('model loaded and warmed up');
 
     // 2. Ask about a shipped sample: unpruned and FastV (no recipe yet).
@@ -84,7 +89,8 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
     await first.click();
     await page.selectOption('#policy', 'fastv');
     await page.fill('#max-tokens', '8');
-    await page.click('#ask-btn');
+    await page.focus('#question', { timeout: 5_000 });
+    await page.keyboard.press('Control+Enter'); // asks from the question field
     await page.waitForSelector('#answer-pruned[data-state="done"]', { timeout: STEP });
     await waitIdle();
     const checkAnswers = async (label: string) => {
@@ -105,7 +111,7 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
       log(`${label}: unpruned "${await answer('answer-none')}" / pruned "${await answer('answer-pruned')}" (expected "${expected}"); prefill ${none.prefill.toFixed(0)} vs ${pruned.prefill.toFixed(0)} ms`);
     };
     await checkAnswers('FastV');
-    await shot('03-answers-fastv');
+    await shot('03-answers-fastv', '#ask-section');
 
     // 4. Calibrate at 50 % on two shipped images.
     await page.fill('#cal-limit', '2');
@@ -114,8 +120,7 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
     await page.waitForSelector('#cal-progress:not([hidden])', { timeout: 10_000 });
     await page.waitForSelector('#recipe-facts', { timeout: 240_000 });
     await waitIdle();
-    await page.locator('#calibrate-section').scrollIntoViewIfNeeded({ timeout: 5_000 });
-    await shot('04-recipe');
+    await shot('04-recipe', '#calibrate-section');
     log('calibrated');
 
     // Download the recipe and validate it.
@@ -175,10 +180,8 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
       s.dispatchEvent(new Event('input'));
     });
     expect(await page.textContent('#layer-text')).toMatch(/After layer 6 of 6: \d+ of 196/);
-    await page.locator('#ask-section').scrollIntoViewIfNeeded({ timeout: 5_000 });
-    await shot('05-answers-fitprune');
-    await page.locator('#see-section').scrollIntoViewIfNeeded({ timeout: 5_000 });
-    await page.screenshot({ path: join(ARTIFACTS, '06-heatmap.png'), timeout: 30_000 });
+    await shot('05-answers-fitprune', '#ask-section');
+    await shot('06-heatmap', '#see-section');
     log(`heatmap drawn (${colours} colours)`);
 
     // Stop a generation mid-way, then ask again.
@@ -190,17 +193,45 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
     const states = await page.$$eval('.answer', (as) => as.map((a) => `${(a as HTMLElement).dataset.state}: ${a.querySelector('.answer-text')?.textContent}`));
     log(`after stop: ${states.join(' | ')}`);
     expect(states.some((s) => /^stopped:|Not run: stopped|Stopped before/.test(s))).toBe(true);
-    await shot('07-stopped');
+    await shot('07-stopped', '#ask-section');
     await page.fill('#max-tokens', '8');
     await page.click('#ask-btn');
     await page.waitForSelector('#answer-pruned[data-state="done"]', { timeout: STEP });
     await waitIdle();
     await checkAnswers('after stop');
 
+    // 5. A small evaluation (no calibration: unpruned and FastV on two items), table, chart, CSV.
+    await page.fill('#eval-limit', '2');
+    await page.fill('#eval-budgets', '50');
+    await page.fill('#eval-max-tokens', '4');
+    await page.uncheck('#eval-fitprune');
+    await page.uncheck('#eval-random');
+    await page.click('#eval-run');
+    await page.waitForFunction(() => /^Done/.test(document.querySelector('#eval-progress-text')?.textContent ?? ''), null, { timeout: STEP });
+    await waitIdle();
+    expect(await page.$$eval('#eval-table tbody tr', (rows) => rows.map((r) => (r as HTMLElement).dataset.kind))).toEqual(['none', 'fastv']);
+    expect(await page.$$eval('#eval-chart svg circle', (c) => c.length)).toBe(2);
+    const [csvDownload] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#eval-csv')]);
+    const csvPath = join(ARTIFACTS, csvDownload.suggestedFilename());
+    await csvDownload.saveAs(csvPath);
+    const [head, ...lines] = readFileSync(csvPath, 'utf8').trim().split('\n');
+    expect(head).toMatch(/^policy,policy_detail,budget_flops_kept,items,accuracy,.*flops_kept_reference,flops_kept_architecture,mean_prefill_ms$/);
+    expect(lines).toHaveLength(2);
+    const cols = head!.split(',');
+    for (const line of lines) {
+      const cells = line.split(',');
+      for (const c of ['accuracy', 'flops_kept_reference', 'flops_kept_architecture', 'mean_prefill_ms']) expect(Number.isFinite(Number(cells[cols.indexOf(c)])), `${c} in ${line}`).toBe(true);
+    }
+    expect(Number(lines[1]!.split(',')[cols.indexOf('flops_kept_reference')])).toBeLessThanOrEqual(0.5 + 1e-9);
+    await shot('08-evaluate', '#evaluate-section');
+    log('evaluation table, chart and CSV');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(ARTIFACTS, '09-full-page.png'), fullPage: true, timeout: 30_000 });
+
     // Nothing left the page's origin (data: and blob: URLs are local).
     const foreignRequests = requests.filter((u) => !/^(data|blob):/.test(u) && new URL(u).origin !== origin);
     expect(foreignRequests, 'requests outside the page origin').toEqual([]);
     expect(pageErrors, 'page errors').toEqual([]);
     log(`done: ${requests.length} requests, all on ${origin}`);
-  }, 290_000);
+  }, 480_000);
 });
