@@ -54,7 +54,7 @@ function done(c: Column, r: GenerateResult): void {
   const keptMean = p.keptPerLayer.length ? p.keptPerLayer.reduce((a, b) => a + b, 0) / p.keptPerLayer.length : p.visualTokens;
   fillKv(c.metrics, [
     ['time to first token', fmtMs(u.timeToFirstTokenMs), u.timeToFirstTokenMs, 'ttft'],
-    ['image encode', fmtMs(u.imageEncodeMs), u.imageEncodeMs, 'encode'],
+    ['image encode', u.imageFeaturesCached ? `${fmtMs(u.imageEncodeMs)} (features cached: same image as before)` : fmtMs(u.imageEncodeMs), u.imageEncodeMs, 'encode'],
     ['prefill', fmtMs(u.prefillMs), u.prefillMs, 'prefill'],
     ['decode', `${u.decodeTokensPerSecond.toFixed(1)} tokens/s (${u.generatedTokens} tokens)`, u.decodeTokensPerSecond, 'decode'],
     ['visual tokens kept', `${keptLast} of ${p.visualTokens} after the last layer (mean ${keptMean.toFixed(0)} over layers)`, keptLast, 'kept'],

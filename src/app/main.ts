@@ -16,6 +16,9 @@ function noWebGpu(reason: string): void {
   byId('app').hidden = true;
   byId('no-webgpu').hidden = false;
   byId('no-webgpu-reason').textContent = reason;
+  // The section links point into the hidden app: hide them too.
+  const nav = document.querySelector<HTMLElement>('.top nav');
+  if (nav) nav.hidden = true;
   setIdleText('WebGPU unavailable');
 }
 

@@ -61,7 +61,39 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
     await browser?.close();
   });
 
+  it('shows what to enable when the browser has no WebGPU', async () => {
+    const bare = await page.context().newPage();
+    try {
+      // As in a browser without WebGPU: navigator.gpu does not exist.
+      await bare.addInitScript(() => void delete (Navigator.prototype as { gpu?: unknown }).gpu);
+      await bare.goto(baseUrl, { timeout: 60_000 });
+      await bare.waitForSelector('#no-webgpu:not([hidden])', { timeout: 30_000 });
+      expect(await bare.isHidden('#app')).toBe(true);
+      const text = await bare.textContent('#no-webgpu', { timeout: 5_000 });
+      expect(text).toMatch(/navigator\.gpu is missing/);
+      expect(text).toMatch(/Chrome or Edge 113/);
+      expect(text).toMatch(/enable-unsafe-webgpu/);
+      await bare.screenshot({ path: join(ARTIFACTS, '00-no-webgpu.png'), timeout: 30_000 });
+    } finally {
+      await bare.close();
+    }
+  }, 90_000);
+
   it('loads the demo model, answers, calibrates, shows the heatmap, stops and answers again, all on its own origin', async () => {
+    try {
+      await flow();
+    } catch (e) {
+      // Leave evidence for whoever reads the log: the statuses and a picture of the page.
+      const statuses = await page
+        .$$eval('#job-status, #model-status, #model-error, #ask-error, #cal-progress-text, #cal-error, #recipe-error, #eval-progress-text, #eval-error', (els) => els.map((el) => `${el.id}: ${el.textContent}`))
+        .catch(() => []);
+      console.error(`e2e failed; page state:\n${statuses.join('\n')}\npage errors: ${pageErrors.join('; ')}`);
+      await page.screenshot({ path: join(ARTIFACTS, '99-failure.png'), fullPage: true, timeout: 30_000 }).catch(() => undefined);
+      throw e;
+    }
+  }, 480_000);
+
+  async function flow(): Promise<void> {
     await page.goto(baseUrl, { timeout: 60_000 });
     await page.waitForSelector('[data-adapter-name]', { timeout: 60_000 });
     expect(await page.textContent('#adapter-info', { timeout: 5_000 })).toMatch(/shader-f16: (yes|no)/);
@@ -233,5 +265,5 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
     expect(foreignRequests, 'requests outside the page origin').toEqual([]);
     expect(pageErrors, 'page errors').toEqual([]);
     log(`done: ${requests.length} requests, all on ${origin}`);
-  }, 480_000);
+  }
 });
