@@ -3,6 +3,8 @@
 //   unit         plain Node (CPU reference, preprocessor, conversions, ...)
 //   gpu-node     the kernel tests on Node + Dawn over lavapipe (has shader-f16)
 //   gpu-browser  the same kernel tests and the worker tests in headless Chromium (SwiftShader)
+//   e2e          the page: its globalSetup runs `vite build` and `vite preview`, then Chromium
+//                drives it with playwright-core (after the other projects: sequence.groupOrder)
 // Missing Chromium or lavapipe is reported with the command that installs it.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
