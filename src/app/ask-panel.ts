@@ -2,6 +2,7 @@
 // it, a question, and two streamed answers side by side: unpruned, then pruned, with metrics.
 import type { GenerateResult, TokenEvent } from '../engine/engine';
 import type { WorkerGenerateRequest } from '../../workers/engine.worker';
+import { isCorrect } from '../prune/dataset';
 import { loadSamples, type Sample } from './data';
 import { byId, fillKv, h, setChildren } from './dom';
 import { errorText, fmtMs, fmtPct, isAbort } from './format';
@@ -43,7 +44,7 @@ function streaming(c: Column, text: string): void {
   c.root.dataset.state = 'streaming';
 }
 
-function done(c: Column, r: GenerateResult): void {
+function done(c: Column, r: GenerateResult, expected?: string): void {
   const shown = r.text.trim();
   c.text.textContent = shown || '(empty answer: the model ended at once)';
   c.text.classList.toggle('pending', !shown);
@@ -62,6 +63,12 @@ function done(c: Column, r: GenerateResult): void {
     ['FLOPs kept, architecture', fmtPct(p.flops.architecture.ratio), p.flops.architecture.ratio, 'flops-arch'],
     ['finished', r.finishReason === 'eos' ? 'end of answer' : r.finishReason === 'length' ? 'max new tokens' : r.finishReason === 'abort' ? 'stopped by you' : 'stop string'],
   ]);
+  // A sample's suggested question carries its expected answer: say whether this one matches
+  // (exact match after normalising, as the evaluation scores it).
+  if (expected !== undefined && r.finishReason !== 'abort') {
+    const ok = isCorrect(r.text, expected);
+    c.metrics.append(h('dt', {}, 'expected answer'), h('dd', { 'data-metric': 'correct', 'data-value': ok ? 1 : 0, class: ok ? 'ok' : 'error' }, `${expected}: ${ok ? '✓ matches' : '✗ no match'}`));
+  }
 }
 
 function failed(c: Column, msg: string): void {
@@ -243,6 +250,7 @@ export function initAskPanel(onPruned: (r: GenerateResult, image: CurrentImage) 
     const built = buildPolicy(policySel.value as PolicyKind, model, state.recipe?.recipe ?? null, sliderKeep());
     if ('error' in built) return void (err.textContent = built.error);
     const image = current;
+    const expected = question.dataset.expected;
     void runJob('answering', async () => {
       stopped = false;
       stopBtn.disabled = false;
@@ -257,7 +265,7 @@ export function initAskPanel(onPruned: (r: GenerateResult, image: CurrentImage) 
             { requestId: id, prompt: q, image: image.blob, maxNewTokens: max, ...extra },
             Comlink.proxy((t: TokenEvent) => streaming(c, t.text)),
           );
-          done(c, r);
+          done(c, r, expected);
           return r;
         } catch (e) {
           failed(c, isAbort(e) ? 'Stopped before the first token.' : `Error: ${errorText(e)}`);

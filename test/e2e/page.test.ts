@@ -133,6 +133,9 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
         const m = await metrics(col);
         for (const k of ['ttft', 'prefill', 'decode', 'kept', 'flops-ref', 'flops-arch']) expect(Number.isFinite(m[k]), `${label} ${col} ${k} = ${m[k]}`).toBe(true);
         expect(m.ttft).toBeGreaterThan(0);
+        // The page scores a sample's suggested question against its expected answer.
+        expect([0, 1], `${label} ${col} expected-answer row`).toContain(m.correct);
+        if (EXPECT_CORRECT_ANSWERS) expect(m.correct, `${label} ${col} marked correct`).toBe(1);
       }
       const none = await metrics('answer-none');
       const pruned = await metrics('answer-pruned');
