@@ -56,12 +56,25 @@ for (const q of texts.questions) {
   }
 }
 
+// Later turns of a multi-turn training conversation ("… red</s>USER: <question> ASSISTANT:"):
+// the piece after the special </s> is tokenised on its own, so its ids do not depend on what
+// came before. Inference only ever sees the first turn; later turns give the trainer more
+// answers per image for the same vision and prefix compute.
+const turns: Record<string, number[]> = {};
+const eosId = pre.eosTokenIds[0]!;
+for (const q of texts.questions) {
+  const ids = [...pre.encode(`</s>USER: ${q} ASSISTANT:`).inputIds];
+  const at = ids.indexOf(eosId);
+  if (at < 0) throw new Error('</s> did not tokenise to the EOS id');
+  turns[q] = ids.slice(at + 1);
+}
+
 mkdirSync(values.out, { recursive: true });
 for (const [name, data] of files) writeFileSync(join(values.out, name), data);
 const eos = pre.eosTokenIds[0]!;
 writeFileSync(
   values.table,
-  JSON.stringify({ imageTokenId: pre.imageTokenId, imageTokens: pre.imageTokenCount, eosTokenId: eos, padTokenId: pre.padTokenId, prompts, answers }),
+  JSON.stringify({ imageTokenId: pre.imageTokenId, imageTokens: pre.imageTokenCount, eosTokenId: eos, padTokenId: pre.padTokenId, prompts, answers, turns }),
 );
 const lengths = Object.values(prompts).map((p) => p.length);
 const answerLengths = Object.values(answers).map((a) => a.length);

@@ -17,8 +17,15 @@ cd tools/train-demo
 "$PY" scenes.py --texts > "../../$WORK/texts.json"
 cd ../..
 node scripts/run-ts.mjs tools/train-demo/prepare.ts --texts "$WORK/texts.json" --out "$MODEL" --table "$WORK/token-table.json"
-(cd tools/train-demo && "$PY" train.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --work "../../$WORK" \
-  --seed 1 --warmup-steps 900 --steps 1000 --lr 1.5e-3 "$@")
+# The schedule the committed model was trained with, in the stages it actually ran (each call
+# resumes from $WORK/checkpoint.pt, RNG states included): vision warm-up; joint training on
+# single-turn questions (batch 32) on a 1000-step cosine, stretched to 1300 steps at step 1300;
+# then four questions per image (batch 24) for the rest. See README.md for why.
+train() { (cd tools/train-demo && "$PY" train.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --work "../../$WORK" \
+  --seed 1 --warmup-steps 900 --lr 1.5e-3 "$@"); }
+train --steps 1000 --stop-at 1300
+train --steps 1300 --stop-at 1700
+train --steps 1300 --turns 4 --batch 24
 (cd tools/train-demo && "$PY" make_data.py --out "../../$DATA" --seed 7)
 (cd tools/train-demo && "$PY" check.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --data "../../$DATA/eval.jsonl" \
   --vectors ../../test/fixtures/demo-model-vectors.json --json "../../$WORK/check.json")

@@ -197,6 +197,30 @@ def sample(rng: np.random.Generator, max_objects: int = 4, qtype: str | None = N
         return img, aux, qa[0], qa[1], t
 
 
+def sample_conversation(rng: np.random.Generator, max_objects: int = 4, turns: int = 4):
+    """One scene with up to `turns` different questions about it, for multi-turn training:
+    (image, aux targets, [(question, answer, type), ...]). The first question is of a type drawn
+    like sample()'s, so first turns (the inference format) follow the same distribution."""
+    while True:
+        t = TYPES[int(rng.integers(len(TYPES)))]
+        lo = 2 if t == "position" else 1
+        n = int(rng.integers(lo, max(lo, max_objects) + 1))
+        objs = sample_objects(rng, n)
+        first = ask(rng, objs, t)
+        if first is None:
+            continue
+        qa = [(first[0], first[1], t)]
+        for _ in range(4 * turns):
+            if len(qa) >= turns:
+                break
+            t2 = TYPES[int(rng.integers(len(TYPES)))]
+            more = ask(rng, objs, t2)
+            if more and all(more[0] != q for q, _, _ in qa):
+                qa.append((more[0], more[1], t2))
+        img, aux = render(rng, objs)
+        return img, aux, qa
+
+
 def all_texts() -> dict[str, list[str]]:
     """Every question and answer the generator can produce (for the tokenizer and the token table)."""
     qs: list[str] = []

@@ -205,6 +205,7 @@ class Batcher:
     def __init__(self, table: dict, mean: list[float], std: list[float]):
         self.prompts = {q: ids for q, ids in table["prompts"].items()}
         self.answers = {a: ids for a, ids in table["answers"].items()}
+        self.turns = table.get("turns", {})
         self.eos = table["eosTokenId"]
         self.pad = table["padTokenId"] if table.get("padTokenId") is not None else self.eos
         self.mean = torch.tensor(mean).view(1, 3, 1, 1)
@@ -214,23 +215,44 @@ class Batcher:
         x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float() / 255.0
         return (x - self.mean) / self.std
 
-    def sequences(self, questions: list[str], answers: list[str]):
-        """ids [B, T] = prompt + answer (right-padded), rows [B, 2] where the answer and </s> are predicted, targets [B, 2]."""
+    def conversations(self, dialogues: list[list[tuple[str, str]]]):
+        """ids [B, T]: first turn = the runtime's single-turn prompt + answer + </s>, later turns
+        "USER: q ASSISTANT:" + answer + </s> (right-padded); rows [B, R]: positions where each
+        answer and each </s> are predicted; targets [B, R] (-100 where a row is padding)."""
         seqs, rows, targets = [], [], []
-        for q, a in zip(questions, answers):
-            p, ans = self.prompts[q], self.answers[a]
-            if len(ans) != 1:
-                raise ValueError(f"answer {a!r} is {len(ans)} tokens; the trainer expects one")
-            seqs.append(p + ans)
-            rows.append([len(p) - 1, len(p)])
-            targets.append([ans[0], self.eos])
+        for turns in dialogues:
+            ids: list[int] = []
+            r: list[int] = []
+            tg: list[int] = []
+            for k, (q, a) in enumerate(turns):
+                ids += self.prompts[q] if k == 0 else self.turns[q]
+                ans = self.answers[a]
+                if len(ans) != 1:
+                    raise ValueError(f"answer {a!r} is {len(ans)} tokens; the trainer expects one")
+                r += [len(ids) - 1, len(ids)]
+                tg += [ans[0], self.eos]
+                ids += [ans[0], self.eos]
+            seqs.append(ids[:-1])  # the last </s> is only a target
+            rows.append(r)
+            targets.append(tg)
         T = max(len(s) for s in seqs)
-        ids = torch.tensor([s + [self.pad] * (T - len(s)) for s in seqs])
-        return ids, torch.tensor(rows), torch.tensor(targets)
+        R = max(len(r) for r in rows)
+        ids_t = torch.tensor([s + [self.pad] * (T - len(s)) for s in seqs])
+        rows_t = torch.tensor([r + [0] * (R - len(r)) for r in rows])
+        targets_t = torch.tensor([t + [-100] * (R - len(t)) for t in targets])
+        return ids_t, rows_t, targets_t
 
     def batch(self, items):
+        """Single-turn items (image, aux, question, answer, type)."""
         images, auxes, qs, ans, _types = zip(*items)
-        ids, rows, targets = self.sequences(list(qs), list(ans))
+        ids, rows, targets = self.conversations([[(q, a)] for q, a in zip(qs, ans)])
+        aux = {k: torch.from_numpy(np.stack([a[k] for a in auxes])) for k in auxes[0]}
+        return ids, self.pixels(list(images)), rows, targets, aux
+
+    def dialogue_batch(self, items):
+        """Multi-turn items (image, aux, [(question, answer, type), ...])."""
+        images, auxes, dialogues = zip(*items)
+        ids, rows, targets = self.conversations([[(q, a) for q, a, _ in d] for d in dialogues])
         aux = {k: torch.from_numpy(np.stack([a[k] for a in auxes])) for k in auxes[0]}
         return ids, self.pixels(list(images)), rows, targets, aux
 
@@ -342,6 +364,9 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--eval-every", type=int, default=250)
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--turns", type=int, default=1, help="questions per training image (multi-turn conversations)")
+    ap.add_argument("--export-only", action="store_true", help="write the model from the last checkpoint and stop")
+    ap.add_argument("--stop-at", type=int, help="stop after this global step, keeping the checkpoint (a later call resumes)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -376,10 +401,11 @@ def main() -> None:
         print(f"resumed at step {step} ({elapsed / 60:.1f} min so far)", flush=True)
 
     total = args.warmup_steps + args.steps
+    end = step if args.export_only else min(total, args.stop_at) if args.stop_at else total
     log = open(log_path, "a")
     t0 = time.time() - elapsed
     running: dict[str, float] = {}
-    while step < total:
+    while step < end:
         warm = step < args.warmup_steps
         if warm:
             frac = step / args.warmup_steps
@@ -394,10 +420,14 @@ def main() -> None:
             j = step - args.warmup_steps
             frac = j / args.steps
             lr = args.lr * min(1.0, (j + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-            items = [scenes.sample(rng, max_objects=max_objects_at(frac)) for _ in range(args.batch)]
-            ids, pixels, rows, targets, aux = batcher.batch(items)
+            if args.turns > 1:
+                items = [scenes.sample_conversation(rng, max_objects=max_objects_at(frac), turns=args.turns) for _ in range(args.batch)]
+                ids, pixels, rows, targets, aux = batcher.dialogue_batch(items)
+            else:
+                items = [scenes.sample(rng, max_objects=max_objects_at(frac)) for _ in range(args.batch)]
+                ids, pixels, rows, targets, aux = batcher.batch(items)
             logits, feats = model(ids, pixels, rows)
-            lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+            lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
             ax = model.aux_loss(feats, aux)
             loss = lm + 0.2 * ax
             parts = {"lm": lm.item(), "aux": ax.item()}
@@ -419,16 +449,19 @@ def main() -> None:
             print("VAL " + json.dumps(record), flush=True)
             log.write(json.dumps(record) + "\n")
             log.flush()
-        if step % 100 == 0 or step == total:
+        if step % 100 == 0 or step == end:
             torch.save({"model": model.state_dict(), "opt_v": opt_v.state_dict(), "opt": opt.state_dict(), "step": step,
                         "elapsed": time.time() - t0, "rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state()}, ckpt_path + ".tmp")
             os.replace(ckpt_path + ".tmp", ckpt_path)
 
+    if step < total and not args.export_only:
+        print(f"stopped at step {step} of {total}; run again to resume", flush=True)
+        return
     minutes = (time.time() - t0) / 60
     round_to_f16_(model)
     final = evaluate(model, batcher, val)
     write_safetensors(os.path.join(args.model, "model.safetensors"), hub_tensors(model))
-    summary = {"steps": total, "warmup_steps": args.warmup_steps, "batch": args.batch, "seed": args.seed, "train_minutes": minutes,
+    summary = {"steps": step, "warmup_steps": args.warmup_steps, "batch": args.batch, "seed": args.seed, "train_minutes": minutes,
                "threads": args.threads, "validation_f16": final}
     json.dump(summary, open(os.path.join(args.work, "summary.json"), "w"), indent=1)
     print("DONE " + json.dumps(summary), flush=True)
