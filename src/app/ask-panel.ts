@@ -57,7 +57,12 @@ function done(c: Column, r: GenerateResult, expected?: string): void {
     ['time to first token', fmtMs(u.timeToFirstTokenMs), u.timeToFirstTokenMs, 'ttft'],
     ['image encode', u.imageFeaturesCached ? `${fmtMs(u.imageEncodeMs)} (features cached: same image as before)` : fmtMs(u.imageEncodeMs), u.imageEncodeMs, 'encode'],
     ['prefill', fmtMs(u.prefillMs), u.prefillMs, 'prefill'],
-    ['decode', `${u.decodeTokensPerSecond.toFixed(1)} tokens/s (${u.generatedTokens} tokens)`, u.decodeTokensPerSecond, 'decode'],
+    [
+      'decode',
+      u.generatedTokens > 1 ? `${u.decodeTokensPerSecond.toFixed(1)} tokens/s (${u.generatedTokens} tokens)` : `— (${u.generatedTokens} token${u.generatedTokens === 1 ? '' : 's'}: the first comes from the prefill, no decode step)`,
+      u.decodeTokensPerSecond,
+      'decode',
+    ],
     ['visual tokens kept', `${keptLast} of ${p.visualTokens} after the last layer (mean ${keptMean.toFixed(0)} over layers)`, keptLast, 'kept'],
     ['FLOPs kept, reference', fmtPct(p.flops.reference.ratio), p.flops.reference.ratio, 'flops-ref'],
     ['FLOPs kept, architecture', fmtPct(p.flops.architecture.ratio), p.flops.architecture.ratio, 'flops-arch'],

@@ -39,7 +39,8 @@ export interface AxisOptions {
   height?: number;
 }
 
-const M = { left: 56, right: 16, top: 30, bottom: 44 };
+// The right margin leaves room for a point and a tick label at the x domain's end.
+const M = { left: 56, right: 28, top: 30, bottom: 44 };
 
 /** About n ticks at round steps (1, 2, 5 × 10^k) inside [a, b]; always includes a. */
 export function ticks([a, b]: [number, number], n = 5): number[] {
@@ -89,7 +90,7 @@ function legend(svg: SVGSVGElement, items: { name: string; color: string; dashed
   let x = right;
   // Right-aligned, laid out from the right edge leftwards.
   for (const it of [...items].reverse()) {
-    const w = 26 + it.name.length * 6.6;
+    const w = 34 + it.name.length * 7.2; // ~7 px per character at 12 px, plus the swatch and a gap
     x -= w;
     g.append(el('line', { x1: x, x2: x + 18, y1: 12, y2: 12, stroke: it.color, 'stroke-width': 3, 'stroke-dasharray': it.dashed ? '5 3' : 'none' }));
     g.append(el('text', { x: x + 22, y: 16 }, it.name));
