@@ -138,20 +138,20 @@ def _plural(shape: str) -> str:
     return shape + "s"
 
 
+def _pick_unique(rng: np.random.Generator, objs: list[Obj], key) -> Obj | None:
+    """A random object whose key (colour or shape) no other object shares, or None."""
+    unique = [o for o in objs if sum(key(p) == key(o) for p in objs) == 1]
+    return unique[int(rng.integers(len(unique)))] if unique else None
+
+
 def ask(rng: np.random.Generator, objs: list[Obj], qtype: str) -> tuple[str, str] | None:
     """A question of this type about the scene and its answer, or None if the scene can't support it."""
-    if qtype == "color":
-        unique = [o for o in objs if sum(p.shape == o.shape for p in objs) == 1]
-        if not unique:
-            return None
-        o = unique[int(rng.integers(len(unique)))]
-        return f"What color is the {o.shape}?", o.color
-    if qtype == "shape":
-        unique = [o for o in objs if sum(p.color == o.color for p in objs) == 1]
-        if not unique:
-            return None
-        o = unique[int(rng.integers(len(unique)))]
-        return f"What shape is the {o.color} object?", o.shape
+    if qtype == "color":  # named by its shape, which must occur once
+        o = _pick_unique(rng, objs, lambda x: x.shape)
+        return None if o is None else (f"What color is the {o.shape}?", o.color)
+    if qtype == "shape":  # named by its colour, which must occur once
+        o = _pick_unique(rng, objs, lambda x: x.color)
+        return None if o is None else (f"What shape is the {o.color} object?", o.shape)
     if qtype == "count":
         if rng.random() < 0.4:
             return "How many objects are there?", str(len(objs))
