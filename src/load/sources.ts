@@ -6,16 +6,34 @@ export interface CacheLike {
   put(request: string, response: Response): Promise<void>;
 }
 
-export const BROWSER_CACHE_NAME = 'fitprune-web-models-v1';
+export const BROWSER_CACHE_NAME = 'fitprune-web-models-v2';
+/** Caches of earlier versions of this code (keyed without file versions): deleted on first use. */
+const STALE_CACHE_NAMES = ['fitprune-web-models-v1'];
+
+interface CacheStorageLike {
+  open(name: string): Promise<CacheLike>;
+  delete(name: string): Promise<boolean>;
+}
 
 async function defaultCache(): Promise<CacheLike | null> {
-  const caches = (globalThis as { caches?: { open(name: string): Promise<CacheLike> } }).caches;
+  const caches = (globalThis as { caches?: CacheStorageLike }).caches;
   if (!caches) return null;
   try {
+    for (const name of STALE_CACHE_NAMES) await caches.delete(name).catch(() => false);
     return await caches.open(BROWSER_CACHE_NAME);
   } catch {
     return null; // e.g. opaque origins
   }
+}
+
+/** How a failed fetch is reported; an offline load recognises it to fall back on the cache. */
+const NETWORK_ERROR = 'network error';
+
+/** What a server says about one file: its size and a validator that changes when its bytes do. */
+interface FileVersion {
+  size: number;
+  /** The ETag, else Last-Modified, else only the size (all a server without either allows). */
+  validator: string;
 }
 
 export interface HttpSourceOptions {
@@ -29,12 +47,18 @@ export interface HttpSourceOptions {
 /**
  * Files under a base URL, read with HTTP Range requests so only the bytes needed (headers,
  * then the tensors a model uses) are transferred. Servers that ignore Range still work: the
- * full body is sliced. Responses are cached per (url, range) in the Cache API when available.
+ * full body is sliced. Responses are cached per (url, file version, range) in the Cache API
+ * when available. The version comes from one 1-byte request per file and load (its ETag or
+ * Last-Modified), so a model re-published at the same URL is fetched again rather than served
+ * stale; when the server is unreachable, the last version seen is used, so a cached model
+ * still loads offline.
  */
 export class HttpSource implements ModelSource {
   readonly description: string;
   private readonly fetchFn: typeof fetch;
   private cachePromise: Promise<CacheLike | null>;
+  /** Per file: its version as first seen in this source's lifetime, or why it was not found. */
+  private readonly versions = new Map<string, Promise<FileVersion | ModelFileError>>();
 
   constructor(
     readonly baseUrl: string,
@@ -80,7 +104,7 @@ export class HttpSource implements ModelSource {
       response = await this.fetchFn(url, { headers, signal: options?.signal });
     } catch (e) {
       options?.signal?.throwIfAborted();
-      throw new ModelFileError(file, `network error fetching ${url}: ${e instanceof Error ? e.message : String(e)}`);
+      throw new ModelFileError(file, `${NETWORK_ERROR} fetching ${url}: ${e instanceof Error ? e.message : String(e)}`);
     }
     if (response.status === 404) throw new ModelFileError(file, `not found at ${url} (HTTP 404)`);
     if (response.status === 401 || response.status === 403) {
@@ -97,44 +121,62 @@ export class HttpSource implements ModelSource {
   }
 
   async stat(file: string, options?: ReadOptions): Promise<{ size: number } | null> {
-    const key = this.cacheKey(file, 'size');
-    const hit = await this.cached(key);
-    if (hit) return { size: Number(new TextDecoder().decode(hit)) };
-    const size = await this.fetchSize(file, options);
-    if (size !== null) await this.remember(key, new TextEncoder().encode(String(size)));
-    return size === null ? null : { size };
+    const version = await this.version(file, options);
+    return version instanceof ModelFileError ? null : { size: version.size };
   }
 
-  private async fetchSize(file: string, options?: ReadOptions): Promise<number | null> {
+  private version(file: string, options?: ReadOptions): Promise<FileVersion | ModelFileError> {
+    let known = this.versions.get(file);
+    if (!known) {
+      known = this.fetchVersion(file, options);
+      this.versions.set(file, known);
+      known.catch(() => this.versions.delete(file)); // an abort or a network error is not the answer
+    }
+    return known;
+  }
+
+  /** The file's version, or the not-found error (a missing file is an answer, not a failure). */
+  private async fetchVersion(file: string, options?: ReadOptions): Promise<FileVersion | ModelFileError> {
+    const key = this.cacheKey(file, 'version');
     let response: Response;
     try {
       response = await this.get(file, { start: 0, end: 1 }, options);
     } catch (e) {
-      if (e instanceof ModelFileError && /HTTP 404/.test(e.message)) return null;
+      if (e instanceof ModelFileError && /HTTP 404/.test(e.message)) return e;
+      if (e instanceof ModelFileError && e.message.includes(NETWORK_ERROR)) {
+        const hit = await this.cached(key); // offline: the version this browser saw last
+        if (hit) return JSON.parse(new TextDecoder().decode(hit)) as FileVersion;
+      }
       throw e;
     }
+    await response.body?.cancel();
     const contentRange = response.headers.get('content-range');
     const total = contentRange ? Number(/\/(\d+)\s*$/.exec(contentRange)?.[1]) : NaN;
-    if (response.status === 206 && Number.isFinite(total)) {
-      await response.body?.cancel();
-      return total;
-    }
-    // The server ignored Range: its Content-Length is the file size.
-    const length = Number(response.headers.get('content-length'));
-    await response.body?.cancel();
-    if (!Number.isFinite(length)) throw new ModelFileError(file, `${this.url(file)} gave no file size (no Content-Range or Content-Length)`);
-    return length;
+    // Without a Content-Range the server ignored Range: its Content-Length is the file size.
+    const size = response.status === 206 && Number.isFinite(total) ? total : Number(response.headers.get('content-length') ?? NaN);
+    if (!Number.isFinite(size)) throw new ModelFileError(file, `${this.url(file)} gave no file size (no Content-Range or Content-Length)`);
+    const tag = response.headers.get('etag') ?? response.headers.get('last-modified');
+    const version: FileVersion = { size, validator: tag ? `${tag} ${size}` : `${size}` };
+    await this.remember(key, new TextEncoder().encode(JSON.stringify(version)));
+    return version;
   }
 
   async read(file: string, range?: { start: number; end: number }, options?: ReadOptions): Promise<Uint8Array> {
     if (range && range.end <= range.start) return new Uint8Array(0);
-    const key = range ? this.cacheKey(file, `bytes=${range.start}-${range.end}`) : this.cacheKey(file);
+    const version = await this.version(file, options);
+    if (version instanceof ModelFileError) throw version;
+    const key = this.cacheKey(file, `${version.validator}|${range ? `bytes=${range.start}-${range.end}` : 'all'}`);
     const hit = await this.cached(key);
     if (hit) {
       options?.onBytes?.(hit.byteLength);
       return hit;
     }
     const response = await this.get(file, range ?? null, options);
+    const tag = response.headers.get('etag');
+    if (tag && !version.validator.startsWith(`${tag} `)) {
+      await response.body?.cancel();
+      throw new ModelFileError(file, `${this.url(file)} changed on the server while loading (ETag ${tag}); load the model again`);
+    }
     const body = await readBody(response, file, options);
     let bytes = body;
     if (range && response.status !== 206) {

@@ -28,6 +28,8 @@ let server: Server;
 let base = '';
 let hits: Hit[] = [];
 let honourRange = true;
+/** The ETag the server gives every file; a test bumps it when it re-publishes. */
+let etag = '"v1"';
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -43,11 +45,11 @@ beforeAll(async () => {
     if (m) {
       const [start, end] = [Number(m[1]), Math.min(Number(m[2]), body.length - 1)];
       const part = body.subarray(start, end + 1);
-      res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': part.length });
+      res.writeHead(206, { 'content-range': `bytes ${start}-${end}/${body.length}`, 'content-length': part.length, etag });
       res.end(part);
       hits.push({ path, range: req.headers.range, bytes: part.length });
     } else {
-      res.writeHead(200, { 'content-length': body.length });
+      res.writeHead(200, { 'content-length': body.length, etag });
       res.end(body);
       hits.push({ path, range: req.headers.range, bytes: body.length });
     }
@@ -85,7 +87,53 @@ describe('HTTP sources', () => {
     hits = [];
     const again = await openCheckpoint(new HttpSource(`${base}/repo/resolve/main`, { cache }));
     await again.read('small');
-    expect(hits).toEqual([]);
+    // Only the 1-byte version checks went out, one per file the load touched.
+    expect(hits.map((h) => [h.range, h.bytes])).toEqual(hits.map(() => ['bytes=0-0', 1]));
+    expect(new Set(hits.map((h) => h.path)).size).toBe(hits.length);
+  });
+
+  it('a file re-published at the same URL (same size, new ETag) is fetched again, not served stale', async () => {
+    hits = [];
+    const cache = new MemoryCache();
+    const name = 'model-00001-of-00002.safetensors';
+    const original = files[name]!;
+    const first = await openCheckpoint(new HttpSource(`${base}/repo/resolve/main`, { cache }));
+    expect([...new Float32Array((await first.read('small')).slice().buffer)]).toEqual([2, 2, 2, 2]);
+    const republished = encodeSafetensors([{ name: 'big1', dtype: 'F32', shape: [50_000], data: f32(50_000, 1) }, { name: 'small', dtype: 'F32', shape: [4], data: f32(4, 7) }]);
+    expect(republished.byteLength).toBe(original.byteLength);
+    files[name] = republished;
+    etag = '"v2"';
+    try {
+      const second = await openCheckpoint(new HttpSource(`${base}/repo/resolve/main`, { cache }));
+      expect([...new Float32Array((await second.read('small')).slice().buffer)]).toEqual([7, 7, 7, 7]);
+    } finally {
+      files[name] = original;
+      etag = '"v1"';
+    }
+  });
+
+  it('offline, a cached model still loads from the versions seen last; an uncached one fails clearly', async () => {
+    const cache = new MemoryCache();
+    await (await openCheckpoint(new HttpSource(`${base}/repo/resolve/main`, { cache }))).read('small');
+    const offline: typeof fetch = async () => {
+      throw new TypeError('Failed to fetch');
+    };
+    const ck = await openCheckpoint(new HttpSource(`${base}/repo/resolve/main`, { cache, fetch: offline }));
+    expect([...new Float32Array((await ck.read('small')).slice().buffer)]).toEqual([2, 2, 2, 2]);
+    await expect(openCheckpoint(new HttpSource(`${base}/repo/resolve/main`, { cache: new MemoryCache(), fetch: offline }))).rejects.toThrow(
+      /network error fetching http:.*Failed to fetch/,
+    );
+  });
+
+  it('a file that changes on the server in the middle of a load is an error, not a mix of two versions', async () => {
+    const s = new HttpSource(`${base}/repo/resolve/main`, { cache: null });
+    expect(await s.stat('model-00002-of-00002.safetensors')).toEqual({ size: shard2.byteLength });
+    etag = '"v3"';
+    try {
+      await expect(s.read('model-00002-of-00002.safetensors', { start: 0, end: 8 })).rejects.toThrow(/changed on the server while loading \(ETag "v3"\); load the model again/);
+    } finally {
+      etag = '"v1"';
+    }
   });
 
   it('works with a server that ignores Range', async () => {
