@@ -351,9 +351,16 @@ export class Engine {
   }
 }
 
-async function resolveSource(ref: ModelRef): Promise<ModelSource> {
+/** The source a ModelRef names. A source is recognised by its methods first: some sources
+ * (FilesSource) also have a `files` field, which must not make them look like an in-memory map. */
+export async function resolveSource(ref: ModelRef): Promise<ModelSource> {
   if (typeof ref === 'string') return openSource(ref);
-  if ('files' in ref) return new MemorySource(ref.files, ref.name ?? 'memory');
-  return ref;
+  if (isModelSource(ref)) return ref;
+  return new MemorySource(ref.files, ref.name ?? 'memory');
+}
+
+function isModelSource(ref: ModelSource | { files: ReadonlyMap<string, Uint8Array> }): ref is ModelSource {
+  const s = ref as Partial<ModelSource>;
+  return typeof s.read === 'function' && typeof s.stat === 'function';
 }
 

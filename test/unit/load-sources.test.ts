@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/load/checkpoint';
 import { NodeDirSource } from '../../src/load/node-dir-source';
 import { encodeSafetensors } from '../../src/load/safetensors';
-import { hubSource, HttpSource, type CacheLike } from '../../src/load/sources';
-import { MemorySource } from '../../src/load/source';
+import { resolveSource } from '../../src/engine/engine';
+import { FilesSource, hubSource, HttpSource, type CacheLike } from '../../src/load/sources';
+import { MemorySource, readText } from '../../src/load/source';
 
 const f32 = (n: number, v: number) => new Uint8Array(new Float32Array(n).fill(v).buffer);
 // Two shards, one big tensor in each: a full download would be visible in the byte counts.
@@ -189,4 +190,15 @@ describe('local sources', () => {
     expect(await disk.read('model-00002-of-00002.safetensors', { start: 3, end: 11 })).toEqual(shard2.subarray(3, 11));
     expect(await disk.stat('missing')).toBeNull();
   });
+});
+
+describe('model references', () => {
+  it('picked browser files load as files, not as an in-memory map (FilesSource has a `files` field too)', async () => {
+    const picked = new FilesSource([new File(['{"model_type":"llava"}'], 'config.json')], 'my-model');
+    const source = await resolveSource(picked);
+    expect(source).toBe(picked);
+    expect(await readText(source, 'config.json')).toBe('{"model_type":"llava"}');
+    const memory = await resolveSource({ files: new Map([['config.json', new TextEncoder().encode('{}')]]), name: 'mem' });
+    expect(await readText(memory, 'config.json')).toBe('{}');
+  }, 60_000);
 });
