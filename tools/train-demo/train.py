@@ -341,6 +341,21 @@ def write_safetensors(path: str, tensors: dict[str, torch.Tensor]) -> None:
     os.replace(tmp, path)
 
 
+def read_hub_safetensors(path: str, model: Llava) -> None:
+    """Loads an exported model (F16 safetensors, hub names) into `model`; the auxiliary head keeps its init."""
+    with open(path, "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        data = f.read()
+    with torch.no_grad():
+        for name, t in hub_tensors(model).items():
+            h = header[name]
+            if h["dtype"] != "F16" or list(h["shape"]) != list(t.shape):
+                raise ValueError(f"{path}: {name} is {h['dtype']} {h['shape']}, expected F16 {list(t.shape)}")
+            a, b = h["data_offsets"]
+            t.copy_(torch.from_numpy(np.frombuffer(data[a:b], dtype="<f2").astype(np.float32)).view(t.shape))
+
+
 def round_to_f16_(model: Llava) -> None:
     """Rounds every exported weight to f16 in place, so Python's final figures are the shipped model's."""
     with torch.no_grad():
@@ -367,6 +382,8 @@ def main() -> None:
     ap.add_argument("--turns", type=int, default=1, help="questions per training image (multi-turn conversations)")
     ap.add_argument("--export-only", action="store_true", help="write the model from the last checkpoint and stop")
     ap.add_argument("--stop-at", type=int, help="stop after this global step, keeping the checkpoint (a later call resumes)")
+    ap.add_argument("--init-from", help="start from an exported model.safetensors instead of random weights (fresh optimiser)")
+    ap.add_argument("--no-curriculum", action="store_true", help="scenes of 1-4 objects from the first step")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -390,6 +407,9 @@ def main() -> None:
     opt_v = torch.optim.AdamW(vision_params, lr=args.lr, weight_decay=0.01)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     step, elapsed = 0, 0.0
+    if args.init_from and not os.path.exists(ckpt_path):
+        read_hub_safetensors(args.init_from, model)
+        print(f"initialised from {args.init_from}", flush=True)
     if os.path.exists(ckpt_path):
         s = torch.load(ckpt_path)
         model.load_state_dict(s["model"])
@@ -405,6 +425,7 @@ def main() -> None:
     log = open(log_path, "a")
     t0 = time.time() - elapsed
     running: dict[str, float] = {}
+    objects_at = (lambda _frac: 4) if args.no_curriculum else max_objects_at
     while step < end:
         warm = step < args.warmup_steps
         if warm:
@@ -421,10 +442,10 @@ def main() -> None:
             frac = j / args.steps
             lr = args.lr * min(1.0, (j + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
             if args.turns > 1:
-                items = [scenes.sample_conversation(rng, max_objects=max_objects_at(frac), turns=args.turns) for _ in range(args.batch)]
+                items = [scenes.sample_conversation(rng, max_objects=objects_at(frac), turns=args.turns) for _ in range(args.batch)]
                 ids, pixels, rows, targets, aux = batcher.dialogue_batch(items)
             else:
-                items = [scenes.sample(rng, max_objects=max_objects_at(frac)) for _ in range(args.batch)]
+                items = [scenes.sample(rng, max_objects=objects_at(frac)) for _ in range(args.batch)]
                 ids, pixels, rows, targets, aux = batcher.batch(items)
             logits, feats = model(ids, pixels, rows)
             lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
