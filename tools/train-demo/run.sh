@@ -28,13 +28,15 @@ train --steps 1300 --stop-at 1700
 train --steps 1300 --turns 4 --batch 24
 # Stage 4 (the second session): a new 1800-step cosine started from the stage-3 export (F16
 # weights, fresh optimiser and auxiliary head), four questions per image up to step 800 and
-# eight after, scenes of 1-4 objects throughout. Its own folder, seed and validation set.
+# eight after, scenes of 1-4 objects throughout, stopped and exported at step 1600 (learning
+# rate already within 30 % of its floor). Its own folder, seed and validation set.
 cp "$MODEL/model.safetensors" "$WORK/stage3-model.safetensors"
 rm -f "$WORK/continue/checkpoint.pt"
 continue_training() { (cd tools/train-demo && "$PY" train.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --work "../../$WORK/continue" \
   --seed 2 --warmup-steps 0 --lr 1e-3 --steps 1800 --batch 24 --no-curriculum --eval-every 200 --init-from "../../$WORK/stage3-model.safetensors" "$@"); }
 continue_training --turns 4 --stop-at 800
-continue_training --turns 8
+continue_training --turns 8 --stop-at 1600  # validation had been flat since step 1000 (see README.md)
+continue_training --turns 8 --export-only
 (cd tools/train-demo && "$PY" make_data.py --out "../../$DATA" --seed 7)
 (cd tools/train-demo && "$PY" check.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --data "../../$DATA/eval.jsonl" \
   --vectors ../../test/fixtures/demo-model-vectors.json --json "../../$WORK/check.json")
