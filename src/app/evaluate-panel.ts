@@ -9,7 +9,7 @@ import { calibrationSet, progressText } from './calibrate-panel';
 import { lineChart, type Series } from './charts';
 import { filesDataset, loadUrlDataset, SHIPPED_EVAL, type LoadedItem } from './data';
 import { byId, downloadBlob, h, selectedRadio, setChildren } from './dom';
-import { errorText, fmtPct, isAbort } from './format';
+import { count, errorText, fmtPct, isAbort } from './format';
 import { FASTV_LAYER, RANDOM_SEED, referenceModel } from './policy';
 import { Comlink, engine, requestId, runJob, state } from './state';
 
@@ -216,7 +216,7 @@ export function initEvaluatePanel(): void {
           if (kinds.includes('random') && r) await evalRow('random', { kind: 'random', recipe: r, seed: RANDOM_SEED }, keep);
         }
         bar.value = 1;
-        barText.textContent = `Done: ${results.length} rows over ${items.length} items.`;
+        barText.textContent = `Done: ${count(results.length, 'row')} over ${count(items.length, 'item')}.`;
       } catch (e) {
         if (results.length === 0 && previous.length) {
           results = previous; // nothing new finished: keep the last run's table
