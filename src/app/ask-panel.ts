@@ -5,7 +5,7 @@ import type { WorkerGenerateRequest } from '../../workers/engine.worker';
 import { isCorrect } from '../prune/dataset';
 import { loadSamples, type Sample } from './data';
 import { byId, fillKv, h, setChildren } from './dom';
-import { errorText, fmtMs, fmtPct, isAbort } from './format';
+import { count, errorText, fmtMs, fmtPct, isAbort } from './format';
 import { DEMO_GRID, drawImageWithGrid, patchGrid, type PatchGrid } from './grid';
 import { buildPolicy, type PolicyKind } from './policy';
 import { Comlink, engine, requestId, runJob, state } from './state';
@@ -59,7 +59,7 @@ function done(c: Column, r: GenerateResult, expected?: string): void {
     ['prefill', fmtMs(u.prefillMs), u.prefillMs, 'prefill'],
     [
       'decode',
-      u.generatedTokens > 1 ? `${u.decodeTokensPerSecond.toFixed(1)} tokens/s (${u.generatedTokens} tokens)` : `— (${u.generatedTokens} token${u.generatedTokens === 1 ? '' : 's'}: the first comes from the prefill, no decode step)`,
+      u.generatedTokens > 1 ? `${u.decodeTokensPerSecond.toFixed(1)} tokens/s (${u.generatedTokens} tokens)` : `— (${count(u.generatedTokens, 'token')}: the first comes from the prefill, no decode step)`,
       u.decodeTokensPerSecond,
       'decode',
     ],

@@ -34,6 +34,8 @@ interface FileVersion {
   size: number;
   /** The ETag, else Last-Modified, else only the size (all a server without either allows). */
   validator: string;
+  /** The ETag, when the server sends one: later responses are checked against it. */
+  etag?: string;
 }
 
 export interface HttpSourceOptions {
@@ -155,8 +157,9 @@ export class HttpSource implements ModelSource {
     // Without a Content-Range the server ignored Range: its Content-Length is the file size.
     const size = response.status === 206 && Number.isFinite(total) ? total : Number(response.headers.get('content-length') ?? NaN);
     if (!Number.isFinite(size)) throw new ModelFileError(file, `${this.url(file)} gave no file size (no Content-Range or Content-Length)`);
-    const tag = response.headers.get('etag') ?? response.headers.get('last-modified');
-    const version: FileVersion = { size, validator: tag ? `${tag} ${size}` : `${size}` };
+    const etag = response.headers.get('etag') ?? undefined;
+    const tag = etag ?? response.headers.get('last-modified');
+    const version: FileVersion = { size, validator: tag ? `${tag} ${size}` : `${size}`, etag };
     await this.remember(key, new TextEncoder().encode(JSON.stringify(version)));
     return version;
   }
@@ -173,7 +176,7 @@ export class HttpSource implements ModelSource {
     }
     const response = await this.get(file, range ?? null, options);
     const tag = response.headers.get('etag');
-    if (tag && !version.validator.startsWith(`${tag} `)) {
+    if (tag && version.etag && tag !== version.etag) {
       await response.body?.cancel();
       throw new ModelFileError(file, `${this.url(file)} changed on the server while loading (ETag ${tag}); load the model again`);
     }
