@@ -24,7 +24,8 @@ import train
 
 
 def named_mask(question: str, aux: dict[str, np.ndarray]) -> np.ndarray | None:
-    """Patches of the object(s) a colour, shape, existence or position question names."""
+    """Patches of the object(s) a colour, shape, existence or position question names (empty
+    when an existence question names an absent object)."""
     m = re.match(r"What color is the (\w+)\?", question)
     if m:
         return aux["shape"] == scenes.SHAPES.index(m[1]) + 1
@@ -62,7 +63,8 @@ def main() -> None:
     ids, pixels, rows, targets, aux = batcher.batch(items)
     objects = torch.from_numpy(np.stack([a["color"] > 0 for a in (it[1] for it in items)])).float()
     masks = [named_mask(it[2], it[1]) for it in items]
-    has_named = torch.tensor([m is not None for m in masks])
+    # Only questions whose named object is in the image (not "is there a green square?" → no).
+    has_named = torch.tensor([m is not None and bool(m.any()) for m in masks])
     named = torch.from_numpy(np.stack([m if m is not None else np.zeros(objects.shape[1], bool) for m in masks])).float()
     captured: list[torch.Tensor] = []
     text_rows: list[torch.Tensor] = []
@@ -114,7 +116,7 @@ def main() -> None:
                 best.append(share.max())
             line.append(f"h{hh} {torch.stack(best).mean():.2f}")
         print(f"L{li} " + " ".join(line))
-    print(f"uniform attention would give: objects {objects.mean():.2f}, named object {named[has_named].mean():.2f}")
+    print(f"uniform attention would give: objects {objects.mean():.3f}, named object {named[has_named].mean():.3f}")
 
 
 if __name__ == "__main__":
