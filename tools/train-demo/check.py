@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import struct
 
 import numpy as np
 import torch
@@ -22,32 +21,10 @@ from PIL import Image
 import train
 
 
-def read_safetensors(path: str) -> dict[str, torch.Tensor]:
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        assert info["dtype"] == "F16", f"{name}: {info['dtype']}"
-        a, b = info["data_offsets"]
-        out[name] = torch.from_numpy(np.frombuffer(data[a:b], dtype="<f2").astype(np.float32).reshape(info["shape"]))
-    return out
-
-
 def load_model(model_dir: str) -> train.Llava:
     config = json.load(open(os.path.join(model_dir, "config.json")))
     model = train.Llava(config)
-    stored = read_safetensors(os.path.join(model_dir, "model.safetensors"))
-    wanted = train.hub_tensors(model)
-    missing, extra = set(wanted) - set(stored), set(stored) - set(wanted)
-    assert not missing and not extra, f"missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}"
-    with torch.no_grad():
-        for name, t in wanted.items():
-            assert tuple(stored[name].shape) == tuple(t.shape), f"{name}: {stored[name].shape} vs {t.shape}"
-            t.copy_(stored[name])
+    train.read_hub_safetensors(os.path.join(model_dir, "model.safetensors"), model)
     model.eval()
     return model
 

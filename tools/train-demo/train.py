@@ -347,8 +347,13 @@ def read_hub_safetensors(path: str, model: Llava) -> None:
         n = struct.unpack("<Q", f.read(8))[0]
         header = json.loads(f.read(n))
         data = f.read()
+    wanted = hub_tensors(model)
+    stored = set(header) - {"__metadata__"}
+    missing, extra = set(wanted) - stored, stored - set(wanted)
+    if missing or extra:
+        raise ValueError(f"{path}: missing {sorted(missing)[:5]}, unexpected {sorted(extra)[:5]}")
     with torch.no_grad():
-        for name, t in hub_tensors(model).items():
+        for name, t in wanted.items():
             h = header[name]
             if h["dtype"] != "F16" or list(h["shape"]) != list(t.shape):
                 raise ValueError(f"{path}: {name} is {h['dtype']} {h['shape']}, expected F16 {list(t.shape)}")
