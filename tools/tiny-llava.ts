@@ -31,7 +31,8 @@ import { encodeSafetensors, type TensorToWrite } from '../src/load/safetensors';
 import { Rng } from '../src/util/random';
 
 export interface TinyLlavaPreset {
-  text: { hidden: number; intermediate: number; layers: number; heads: number; kvHeads: number; tieEmbeddings: boolean };
+  /** ropeTheta defaults to Llama-2's 10 000. */
+  text: { hidden: number; intermediate: number; layers: number; heads: number; kvHeads: number; tieEmbeddings: boolean; ropeTheta?: number };
   vision: { hidden: number; intermediate: number; layers: number; heads: number; imageSize: number; patchSize: number };
   strategy: 'default' | 'full';
 }
@@ -442,7 +443,7 @@ export function makeTinyLlava(options: TinyLlavaOptions = {}): Map<string, Uint8
       num_key_value_heads: t.kvHeads,
       hidden_act: 'silu',
       rms_norm_eps: 1e-5,
-      rope_theta: 10000,
+      rope_theta: t.ropeTheta ?? 10000,
       max_position_embeddings: 1024,
       vocab_size: vocabSize,
       tie_word_embeddings: t.tieEmbeddings,

@@ -32,12 +32,17 @@ def named_mask(question: str, aux: dict[str, np.ndarray]) -> np.ndarray | None:
     m = re.match(r"What shape is the (\w+) object\?", question)
     if m:
         return aux["color"] == scenes.COLOR_NAMES.index(m[1]) + 1
-    pairs = re.findall(r"(red|green|blue|yellow|purple) (circle|square|triangle)", question)
-    if pairs:
+    colors = "|".join(scenes.COLOR_NAMES)
+    # position: both objects, named by their colours (a colour names one object in a scene)
+    named = re.findall(rf"({colors}) object", question)
+    if named:
         mask = np.zeros_like(aux["color"], dtype=bool)
-        for c, s in pairs:
-            mask |= (aux["color"] == scenes.COLOR_NAMES.index(c) + 1) & (aux["shape"] == scenes.SHAPES.index(s) + 1)
+        for c in named:
+            mask |= aux["color"] == scenes.COLOR_NAMES.index(c) + 1
         return mask
+    m = re.match(rf"Is there a ({colors}) (\w+)\?", question)
+    if m:
+        return (aux["color"] == scenes.COLOR_NAMES.index(m[1]) + 1) & (aux["shape"] == scenes.SHAPES.index(m[2]) + 1)
     return None
 
 

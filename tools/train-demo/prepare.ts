@@ -20,7 +20,9 @@ import { makeTinyLlava, type TinyLlavaPreset } from '../tiny-llava';
  * 196 visual tokens, features from layer −2), 2-layer GELU projector, Llama decoder with GQA.
  */
 export const DEMO_PRESET: TinyLlavaPreset = {
-  text: { hidden: 96, intermediate: 256, layers: 6, heads: 4, kvHeads: 2, tieEmbeddings: false },
+  // Heads 32 wide with a long RoPE wavelength (θ = 500 000, as Llama 3): more of each head can
+  // match a question word to a patch by content, whatever the distance between them.
+  text: { hidden: 128, intermediate: 320, layers: 6, heads: 4, kvHeads: 2, tieEmbeddings: false, ropeTheta: 500_000 },
   vision: { hidden: 96, intermediate: 256, layers: 4, heads: 4, imageSize: 112, patchSize: 8 },
   strategy: 'default',
 };

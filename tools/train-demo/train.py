@@ -12,7 +12,8 @@ untied lm_head. Prompts are the token ids the runtime's own preprocessor produce
 
 Schedule (all from one seed):
   1. vision warm-up: the tower alone learns auxiliary per-patch targets (colour and shape of the
-     object under each patch, object centres) through a small linear head that is not exported;
+     object under each patch, object centres, the patch's own column and row) through a small
+     linear head that is not exported;
   2. joint training on the answer tokens (answer + </s>), with the auxiliary loss kept at a
      lower weight, and a curriculum from one object per scene to four.
 The language model's attention is never supervised.
@@ -157,7 +158,11 @@ class Llava(nn.Module):
         self.register_buffer("sin", emb.sin().float(), persistent=False)
         self.image_token_id = config["image_token_index"]
         # auxiliary per-patch heads for the vision warm-up (not exported)
-        self.aux = nn.Linear(v["hidden_size"], len(scenes.COLOR_NAMES) + 1 + len(scenes.SHAPES) + 1 + 1)
+        self.aux = nn.Linear(v["hidden_size"], len(scenes.COLOR_NAMES) + 1 + len(scenes.SHAPES) + 1 + 1 + 2)
+        # the patch's own column and row in [-1, 1]: position questions compare them between objects
+        g = self.vision.grid
+        cols = (torch.arange(g, dtype=torch.float32) + 0.5) / g * 2 - 1
+        self.register_buffer("patch_xy", torch.stack(torch.meshgrid(cols, cols, indexing="xy"), -1).reshape(-1, 2), persistent=False)
         self.apply(self._init)
 
     @staticmethod
@@ -176,10 +181,19 @@ class Llava(nn.Module):
     def aux_loss(self, feats: torch.Tensor, aux: dict[str, torch.Tensor]) -> torch.Tensor:
         out = self.aux(feats)
         nc, ns = len(scenes.COLOR_NAMES) + 1, len(scenes.SHAPES) + 1
-        color = F.cross_entropy(out[..., :nc].reshape(-1, nc), aux["color"].reshape(-1))
-        shape = F.cross_entropy(out[..., nc : nc + ns].reshape(-1, ns), aux["shape"].reshape(-1))
+        # Object and background patches weigh half each: objects are 2-18 % of the patches, and in
+        # a plain mean the easy background outweighs their colour and shape targets.
+        on_object = (aux["color"] > 0).reshape(-1).float()
+        weight = 0.5 * on_object / on_object.sum().clamp_min(1) + 0.5 * (1 - on_object) / (1 - on_object).sum().clamp_min(1)
+
+        def balanced_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+            return (F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none") * weight).sum()
+
+        color = balanced_ce(out[..., :nc], aux["color"])
+        shape = balanced_ce(out[..., nc : nc + ns], aux["shape"])
         center = F.binary_cross_entropy_with_logits(out[..., nc + ns], aux["center"].float(), pos_weight=torch.tensor(8.0))
-        return color + shape + center
+        xy = F.mse_loss(out[..., nc + ns + 1 :], self.patch_xy.expand_as(out[..., nc + ns + 1 :]))
+        return color + shape + center + xy
 
     def forward(self, ids: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits at the given positions rows [B, R] of each sequence, and the vision features."""
