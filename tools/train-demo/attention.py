@@ -54,15 +54,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=60)
     ap.add_argument("--seed", type=int, default=99)
     args = ap.parse_args()
-    config = json.load(open(os.path.join(args.model, "config.json")))
-    pre = json.load(open(os.path.join(args.model, "preprocessor_config.json")))
-    batcher = train.Batcher(json.load(open(args.table)), pre["image_mean"], pre["image_std"])
-    model = train.Llava(config)
-    if args.checkpoint:
-        model.load_state_dict(torch.load(args.checkpoint)["model"])
-    else:
-        train.read_hub_safetensors(os.path.join(args.model, "model.safetensors"), model)
-    model.eval()
+    model, batcher = train.load_trained(args.model, args.table, args.checkpoint)
     rng = np.random.default_rng(args.seed)
     items = [scenes.sample(rng, qtype=scenes.TYPES[i % len(scenes.TYPES)], min_objects=2) for i in range(args.items)]
     ids, pixels, rows, targets, aux = batcher.batch(items)

@@ -21,14 +21,6 @@ from PIL import Image
 import train
 
 
-def load_model(model_dir: str) -> train.Llava:
-    config = json.load(open(os.path.join(model_dir, "config.json")))
-    model = train.Llava(config)
-    train.read_hub_safetensors(os.path.join(model_dir, "model.safetensors"), model)
-    model.eval()
-    return model
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -39,9 +31,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 2)
 
-    model = load_model(args.model)
-    pre = json.load(open(os.path.join(args.model, "preprocessor_config.json")))
-    batcher = train.Batcher(json.load(open(args.table)), pre["image_mean"], pre["image_std"])
+    model, batcher = train.load_trained(args.model, args.table)
     base = os.path.dirname(os.path.abspath(args.data))
     rows = [json.loads(line) for line in open(args.data) if line.strip()]
     no_aux = {"color": np.zeros(1, np.int64)}  # the batcher stacks auxiliary targets; scoring ignores them

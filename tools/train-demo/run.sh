@@ -2,7 +2,7 @@
 # Reproduces the embedded demo model from nothing: `npm run train-demo` (see README.md here).
 # Needs Debian's python3-torch, python3-pil, python3-numpy, an optimised BLAS
 # (libopenblas0-pthread: with Debian's reference BLAS, torch runs ~30x slower) and jemalloc
-# (libjemalloc2: with glibc's allocator a training step took 2-9 s instead of 1 s here, see README.md).
+# (libjemalloc2: with glibc's allocator a training step took 2-9 s instead of 1-1.6 s here, see README.md).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # torch's OpenMP threads otherwise spin while OpenBLAS's own threads do the matmuls on the same

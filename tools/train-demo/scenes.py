@@ -63,9 +63,6 @@ class Obj:
     def cy(self) -> float:
         return self.y0 + self.size / 2
 
-    def name(self) -> str:
-        return f"{self.color} {self.shape}"
-
 
 _YS, _XS = np.mgrid[0:IMAGE_SIZE, 0:IMAGE_SIZE].astype(np.float32) + 0.5  # pixel centres
 

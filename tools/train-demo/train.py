@@ -375,6 +375,20 @@ def read_hub_safetensors(path: str, model: Llava) -> None:
             t.copy_(torch.from_numpy(np.frombuffer(data[a:b], dtype="<f2").astype(np.float32)).view(t.shape))
 
 
+def load_trained(model_dir: str, table_path: str, checkpoint: str | None = None) -> tuple[Llava, Batcher]:
+    """The model in eval mode, from a training checkpoint (auxiliary head included) or else from
+    the folder's exported weights, and the batcher for its token table (for the analysis tools)."""
+    config = json.load(open(os.path.join(model_dir, "config.json")))
+    pre = json.load(open(os.path.join(model_dir, "preprocessor_config.json")))
+    model = Llava(config)
+    if checkpoint:
+        model.load_state_dict(torch.load(checkpoint)["model"])
+    else:
+        read_hub_safetensors(os.path.join(model_dir, "model.safetensors"), model)
+    model.eval()
+    return model, Batcher(json.load(open(table_path)), pre["image_mean"], pre["image_std"])
+
+
 def round_to_f16_(model: Llava) -> None:
     """Rounds every exported weight to f16 in place, so Python's final figures are the shipped model's."""
     with torch.no_grad():
