@@ -12,8 +12,6 @@ would give the patch fractions printed on the last line.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import re
 
 import numpy as np
