@@ -200,12 +200,18 @@ def sample(rng: np.random.Generator, max_objects: int = 4, qtype: str | None = N
         return img, aux, qa[0], qa[1], t
 
 
-def sample_conversation(rng: np.random.Generator, max_objects: int = 4, turns: int = 4):
+def sample_conversation(rng: np.random.Generator, max_objects: int = 4, turns: int = 4, type_weights: list[float] | None = None):
     """One scene with up to `turns` different questions about it, for multi-turn training:
     (image, aux targets, [(question, answer, type), ...]). The first question is of a type drawn
-    like sample()'s, so first turns (the inference format) follow the same distribution."""
+    like sample()'s, so first turns (the inference format) follow the same distribution, unless
+    type_weights (one per TYPES entry) tilt every turn towards some types."""
+    p = None if type_weights is None else np.asarray(type_weights, np.float64) / sum(type_weights)
+
+    def draw() -> str:
+        return TYPES[int(rng.integers(len(TYPES)))] if p is None else TYPES[int(rng.choice(len(TYPES), p=p))]
+
     while True:
-        t = TYPES[int(rng.integers(len(TYPES)))]
+        t = draw()
         lo = 2 if t == "position" else 1
         n = int(rng.integers(lo, max(lo, max_objects) + 1))
         objs = sample_objects(rng, n)
@@ -216,7 +222,7 @@ def sample_conversation(rng: np.random.Generator, max_objects: int = 4, turns: i
         for _ in range(4 * turns):
             if len(qa) >= turns:
                 break
-            t2 = TYPES[int(rng.integers(len(TYPES)))]
+            t2 = draw()
             more = ask(rng, objs, t2)
             if more and all(more[0] != q for q, _, _ in qa):
                 qa.append((more[0], more[1], t2))

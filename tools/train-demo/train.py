@@ -163,6 +163,10 @@ class Llava(nn.Module):
         g = self.vision.grid
         cols = (torch.arange(g, dtype=torch.float32) + 0.5) / g * 2 - 1
         self.register_buffer("patch_xy", torch.stack(torch.meshgrid(cols, cols, indexing="xy"), -1).reshape(-1, 2), persistent=False)
+        # two fixed orthonormal directions of the language model's input space (from their own
+        # seed, not a parameter) along which projected_xy_loss asks for the patch's column and row
+        readout = torch.linalg.qr(torch.randn(t["hidden_size"], 2, generator=torch.Generator().manual_seed(0)))[0].T
+        self.register_buffer("xy_readout", readout.contiguous(), persistent=False)
         self.apply(self._init)
 
     @staticmethod
@@ -195,8 +199,42 @@ class Llava(nn.Module):
         xy = F.mse_loss(out[..., nc + ns + 1 :], self.patch_xy.expand_as(out[..., nc + ns + 1 :]))
         return color + shape + center + xy
 
-    def forward(self, ids: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits at the given positions rows [B, R] of each sequence, and the vision features."""
+    def align_loss(self, projected: torch.Tensor, aux: dict[str, torch.Tensor], color_ids: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
+        """Pulls each object patch's projected token towards the language model's own input
+        embeddings of its colour word and shape word (cosine, a classifier over those words plus
+        'none'), and background tokens away from all of them. The visual tokens then share
+        directions with the words a question names, which is what a question token has to match
+        to find its object; how the language model attends is left entirely to the answer loss."""
+        p = F.normalize(projected, dim=-1)
+        on_object = (aux["color"] > 0).reshape(-1).float()
+        weight = 0.5 * on_object / on_object.sum().clamp_min(1) + 0.5 * (1 - on_object) / (1 - on_object).sum().clamp_min(1)
+        total = projected.new_zeros(())
+        for ids, target in ((color_ids, aux["color"]), (shape_ids, aux["shape"])):
+            words = F.normalize(self.embed_tokens.weight[ids], dim=-1)  # [K, d]
+            logits = ALIGN_SCALE * (p @ words.T)  # [B, N, K]
+            logits = torch.cat([logits.new_zeros(logits.shape[:-1] + (1,)), logits], dim=-1)  # class 0: none
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+            total = total + (ce * weight).sum()
+        return total
+
+    def projected_xy_loss(self, projected: torch.Tensor, aux: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Keeps each patch's column and row readable in what the language model sees (the
+        projected token after RMS normalisation) along two fixed directions. The tower knows
+        where each patch is (its auxiliary xy target), but the projector, trained on colour and
+        shape, dropped it on object patches: a least-squares probe of the projected tokens
+        recovered object patches' xy with R^2 below 0, and position questions sat at chance."""
+        normed = projected * torch.rsqrt(projected.pow(2).mean(-1, keepdim=True) + 1e-5)
+        read = normed @ self.xy_readout.T  # [B, N, 2]
+        on_object = (aux["color"] > 0).float()
+        weight = 0.5 * on_object / on_object.sum().clamp_min(1) + 0.5 * (1 - on_object) / (1 - on_object).sum().clamp_min(1)
+        return ((read - XY_SCALE * self.patch_xy).pow(2).sum(-1) * weight).sum()
+
+    def forward(
+        self, ids: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor, layer_states: list[torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Logits at the given positions rows [B, R] of each sequence, and the vision features
+        (tower output, projected tokens). If layer_states is a list, each decoder layer's output
+        at those rows is appended to it (for the analysis tools' probes)."""
         feats, projected = self.image_features(pixels)
         x = self.embed_tokens(ids)
         is_image = ids == self.image_token_id
@@ -204,11 +242,17 @@ class Llava(nn.Module):
         T = ids.shape[1]
         cos, sin = self.cos[:T], self.sin[:T]
         mask = torch.full((T, T), float("-inf")).triu(1)
+        index = rows.unsqueeze(-1).expand(-1, -1, x.shape[-1])
         for layer in self.layers:
             x = layer(x, cos, sin, mask)
+            if layer_states is not None:
+                layer_states.append(torch.gather(x, 1, index))
         x = self.norm(x)
-        picked = torch.gather(x, 1, rows.unsqueeze(-1).expand(-1, -1, x.shape[-1]))
-        return self.lm_head(picked), feats
+        return self.lm_head(torch.gather(x, 1, index)), (feats, projected)
+
+
+ALIGN_SCALE = 10.0  # cosine -> logit; 'none' sits at 0, so a word needs cosine > 0 to win
+XY_SCALE = 2.0  # column/row in [-1, 1] -> this many RMS units of the normalised token (norm about 11)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,8 +461,18 @@ def main() -> None:
     ap.add_argument("--stop-at", type=int, help="stop after this global step, keeping the checkpoint (a later call resumes)")
     ap.add_argument("--init-from", help="start from an exported model.safetensors instead of random weights (fresh optimiser)")
     ap.add_argument("--no-curriculum", action="store_true", help="scenes of 1-4 objects from the first step")
+    ap.add_argument("--freeze-vision", action="store_true", help="joint training leaves the vision tower as it is (no auxiliary loss)")
+    ap.add_argument("--align-weight", type=float, default=0.0, help="weight of the projector-to-word-embedding alignment loss")
+    ap.add_argument("--xy-weight", type=float, default=0.0, help="weight of the loss keeping patch xy readable in the projected tokens")
+    ap.add_argument("--type-weights", help="question type mix for joint training, e.g. color=1,shape=1.5,count=0.5,exist=2,position=2")
     args = ap.parse_args()
 
+    type_weights = None
+    if args.type_weights:
+        given = dict(kv.split("=") for kv in args.type_weights.split(","))
+        if set(given) != set(scenes.TYPES):
+            raise SystemExit(f"--type-weights needs exactly {scenes.TYPES}")
+        type_weights = [float(given[t]) for t in scenes.TYPES]
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = json.load(open(os.path.join(args.model, "config.json")))
@@ -428,6 +482,8 @@ def main() -> None:
     assert table["imageTokens"] == (config["vision_config"]["image_size"] // config["vision_config"]["patch_size"]) ** 2
     batcher = Batcher(table, pre["image_mean"], pre["image_std"])
     model = Llava(config)
+    color_ids = torch.tensor([table["answers"][c][0] for c in scenes.COLOR_NAMES])
+    shape_ids = torch.tensor([table["answers"][s][0] for s in scenes.SHAPES])
     os.makedirs(args.work, exist_ok=True)
     ckpt_path = os.path.join(args.work, "checkpoint.pt")
     log_path = os.path.join(args.work, "train-log.jsonl")
@@ -443,6 +499,8 @@ def main() -> None:
     if args.init_from and not os.path.exists(ckpt_path):
         read_hub_safetensors(args.init_from, model)
         print(f"initialised from {args.init_from}", flush=True)
+    if args.freeze_vision:
+        model.vision.requires_grad_(False)
     if os.path.exists(ckpt_path):
         s = torch.load(ckpt_path)
         model.load_state_dict(s["model"])
@@ -475,16 +533,27 @@ def main() -> None:
             frac = j / args.steps
             lr = args.lr * min(1.0, (j + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
             if args.turns > 1:
-                items = [scenes.sample_conversation(rng, max_objects=objects_at(frac), turns=args.turns) for _ in range(args.batch)]
+                items = [scenes.sample_conversation(rng, max_objects=objects_at(frac), turns=args.turns, type_weights=type_weights) for _ in range(args.batch)]
                 ids, pixels, rows, targets, aux = batcher.dialogue_batch(items)
             else:
                 items = [scenes.sample(rng, max_objects=objects_at(frac)) for _ in range(args.batch)]
                 ids, pixels, rows, targets, aux = batcher.batch(items)
-            logits, feats = model(ids, pixels, rows)
+            logits, (feats, projected) = model(ids, pixels, rows)
             lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
-            ax = model.aux_loss(feats, aux)
-            loss = lm + 0.2 * ax
-            parts = {"lm": lm.item(), "aux": ax.item()}
+            loss = lm
+            parts = {"lm": lm.item()}
+            if not args.freeze_vision:
+                ax = model.aux_loss(feats, aux)
+                loss = loss + 0.2 * ax
+                parts["aux"] = ax.item()
+            if args.align_weight:
+                al = model.align_loss(projected, aux, color_ids, shape_ids)
+                loss = loss + args.align_weight * al
+                parts["align"] = al.item()
+            if args.xy_weight:
+                xl = model.projected_xy_loss(projected, aux)
+                loss = loss + args.xy_weight * xl
+                parts["xy"] = xl.item()
             o = opt
         for g in o.param_groups:
             g["lr"] = lr
