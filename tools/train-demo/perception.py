@@ -66,7 +66,8 @@ def main() -> None:
     # thirds of the items and scored on the rest; R^2 near or below 0 means it does not).
     words = {ids[0]: a for a, ids in batcher.answers.items()}
     asked, first_x, second_x = [], [], []
-    while len(asked) < args.items:
+    probe_items = 3 * args.items  # the fit needs well over 129 items (hidden size + 1) to mean anything
+    while len(asked) < probe_items:
         objs = scenes.sample_objects(rng, int(rng.integers(2, 5)))
         a, b = (objs[int(i)] for i in rng.choice(len(objs), size=2, replace=False))
         if abs(a.cx - b.cx) < scenes.POSITION_MARGIN:
@@ -83,8 +84,8 @@ def main() -> None:
     for item, token in zip(asked, logits[:, 0].argmax(-1).tolist()):
         key = (item[3], words.get(token, str(token)))
         given[key] = given.get(key, 0) + 1
-    print(f"left/right answers ({args.items} items), right answer -> given: " + ", ".join(f"{a}->{g} {n}" for (a, g), n in sorted(given.items())))
-    cut = 2 * args.items // 3
+    print(f"left/right answers ({probe_items} items), right answer -> given: " + ", ".join(f"{a}->{g} {n}" for (a, g), n in sorted(given.items())))
+    cut = 2 * probe_items // 3
     targets = {"first object's x": torch.tensor(first_x), "second object's x": torch.tensor(second_x)}
     for layer, h in enumerate(states):
         x = torch.cat([h[:, 0], torch.ones(len(asked), 1)], -1)
