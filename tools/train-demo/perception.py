@@ -49,7 +49,7 @@ def main() -> None:
 
     with torch.no_grad():
         feats, projected = model.image_features(pixels)
-    normed = projected * torch.rsqrt(projected.pow(2).mean(-1, keepdim=True) + 1e-5)
+    normed = train.rms_normalise(projected)
     xy = model.patch_xy.expand(len(items), -1, -1)
     fit, held = slice(0, 35), slice(35, 50)
     for name, f in (("tower output", feats), ("projected", projected), ("projected, RMS-normalised", normed)):

@@ -45,6 +45,19 @@ def quick_gelu(x: torch.Tensor) -> torch.Tensor:
     return x * torch.sigmoid(1.702 * x)
 
 
+def rms_normalise(x: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """x scaled to unit RMS over its last axis (RMSNorm without its weight)."""
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps)
+
+
+def balanced_patch_weight(aux: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Per-patch loss weights, shaped like aux["color"], summing to 1: object and background
+    patches weigh half each. Objects are 2-18 % of the patches, and in a plain mean the easy
+    background outweighs their targets."""
+    on_object = (aux["color"] > 0).float()
+    return 0.5 * on_object / on_object.sum().clamp_min(1) + 0.5 * (1 - on_object) / (1 - on_object).sum().clamp_min(1)
+
+
 class ClipLayer(nn.Module):
     def __init__(self, d: int, m: int, heads: int, eps: float):
         super().__init__()
@@ -96,7 +109,7 @@ class RMSNorm(nn.Module):
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+        return rms_normalise(x, self.eps) * self.weight
 
 
 def rotate_half(x: torch.Tensor) -> torch.Tensor:
@@ -185,10 +198,7 @@ class Llava(nn.Module):
     def aux_loss(self, feats: torch.Tensor, aux: dict[str, torch.Tensor]) -> torch.Tensor:
         out = self.aux(feats)
         nc, ns = len(scenes.COLOR_NAMES) + 1, len(scenes.SHAPES) + 1
-        # Object and background patches weigh half each: objects are 2-18 % of the patches, and in
-        # a plain mean the easy background outweighs their colour and shape targets.
-        on_object = (aux["color"] > 0).reshape(-1).float()
-        weight = 0.5 * on_object / on_object.sum().clamp_min(1) + 0.5 * (1 - on_object) / (1 - on_object).sum().clamp_min(1)
+        weight = balanced_patch_weight(aux).reshape(-1)
 
         def balanced_ce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
             return (F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none") * weight).sum()
@@ -206,8 +216,7 @@ class Llava(nn.Module):
         directions with the words a question names, which is what a question token has to match
         to find its object; how the language model attends is left entirely to the answer loss."""
         p = F.normalize(projected, dim=-1)
-        on_object = (aux["color"] > 0).reshape(-1).float()
-        weight = 0.5 * on_object / on_object.sum().clamp_min(1) + 0.5 * (1 - on_object) / (1 - on_object).sum().clamp_min(1)
+        weight = balanced_patch_weight(aux).reshape(-1)
         total = projected.new_zeros(())
         for ids, target in ((color_ids, aux["color"]), (shape_ids, aux["shape"])):
             words = F.normalize(self.embed_tokens.weight[ids], dim=-1)  # [K, d]
@@ -223,11 +232,8 @@ class Llava(nn.Module):
         where each patch is (its auxiliary xy target), but the projector, trained on colour and
         shape, dropped it on object patches: a least-squares probe of the projected tokens
         recovered object patches' xy with R^2 below 0, and position questions sat at chance."""
-        normed = projected * torch.rsqrt(projected.pow(2).mean(-1, keepdim=True) + 1e-5)
-        read = normed @ self.xy_readout.T  # [B, N, 2]
-        on_object = (aux["color"] > 0).float()
-        weight = 0.5 * on_object / on_object.sum().clamp_min(1) + 0.5 * (1 - on_object) / (1 - on_object).sum().clamp_min(1)
-        return ((read - XY_SCALE * self.patch_xy).pow(2).sum(-1) * weight).sum()
+        read = rms_normalise(projected) @ self.xy_readout.T  # [B, N, 2]
+        return ((read - XY_SCALE * self.patch_xy).pow(2).sum(-1) * balanced_patch_weight(aux)).sum()
 
     def forward(
         self, ids: torch.Tensor, pixels: torch.Tensor, rows: torch.Tensor, layer_states: list[torch.Tensor] | None = None
@@ -473,6 +479,8 @@ def main() -> None:
         if set(given) != set(scenes.TYPES):
             raise SystemExit(f"--type-weights needs exactly {scenes.TYPES}")
         type_weights = [float(given[t]) for t in scenes.TYPES]
+        if args.turns == 1:
+            raise SystemExit("--type-weights applies to multi-turn training (--turns 2 or more)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = json.load(open(os.path.join(args.model, "config.json")))
