@@ -40,6 +40,11 @@ node scripts/run-ts.mjs tools/train-demo/prepare.ts --texts "$WORK/texts.json" -
 # step 1400 of its 2800 it was stopped and resumed with a loss that keeps each patch's column
 # and row readable in the projected tokens (--xy-weight; the projector had dropped them) and
 # more position questions: the two calls replay exactly that.
+[ -n "${RESUME:-}" ] || rm -f "$WORK/checkpoint.pt" "$WORK/train-log.jsonl" "$WORK/continue/checkpoint.pt" "$WORK/continue/train-log.jsonl"
+train() { (cd tools/train-demo && "$PY" train.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --work "../../$WORK" \
+  --seed 1 --warmup-steps 500 --batch 24 --turns 8 --lr 1.5e-3 --eval-every 200 "$@"); }
+train --steps 1800 --stop-at 1100
+train --steps 2400
 train2() { train --work "../../$WORK/continue" --init-from "../../$WORK/run1.safetensors" --seed 2 --warmup-steps 0 --lr 1e-3 --steps 2800 \
   --no-curriculum --freeze-vision --align-weight 0.2 "$@"; }
 [ -e "$WORK/continue/checkpoint.pt" ] || cp "$MODEL/model.safetensors" "$WORK/run1.safetensors"
