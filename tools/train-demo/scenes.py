@@ -147,7 +147,9 @@ def _pick_unique(rng: np.random.Generator, objs: list[Obj], key) -> Obj | None:
     return unique[int(rng.integers(len(unique)))] if unique else None
 
 
-def ask(rng: np.random.Generator, objs: list[Obj], qtype: str) -> tuple[str, str] | None:
+def ask(
+    rng: np.random.Generator, objs: list[Obj], qtype: str, centred_reference: bool = False, horizontal_share: float = 0.5
+) -> tuple[str, str] | None:
     """A question of this type about the scene and its answer, or None if the scene can't support it."""
     if qtype == "color":  # named by its shape, which must occur once
         o = _pick_unique(rng, objs, lambda x: x.shape)
@@ -177,7 +179,9 @@ def ask(rng: np.random.Generator, objs: list[Obj], qtype: str) -> tuple[str, str
         for _ in range(20):
             i, j = rng.choice(len(objs), size=2, replace=False)
             a, b = objs[int(i)], objs[int(j)]
-            horizontal = rng.random() < 0.5
+            horizontal = rng.random() < horizontal_share
+            if centred_reference and abs((b.cx if horizontal else b.cy) - IMAGE_SIZE / 2) > PATCH / 2:
+                continue
             if horizontal and abs(a.cx - b.cx) >= POSITION_MARGIN:
                 return f"Is the {a.color} object left or right of the {b.color} object?", "left" if a.cx < b.cx else "right"
             if not horizontal and abs(a.cy - b.cy) >= POSITION_MARGIN:
@@ -200,22 +204,41 @@ def sample(rng: np.random.Generator, max_objects: int = 4, qtype: str | None = N
         return img, aux, qa[0], qa[1], t
 
 
-def sample_conversation(rng: np.random.Generator, max_objects: int = 4, turns: int = 4, type_weights: list[float] | None = None):
+def sample_conversation(
+    rng: np.random.Generator,
+    max_objects: int = 4,
+    turns: int = 4,
+    type_weights: list[float] | None = None,
+    centred_reference: float = 0.0,
+    horizontal_share: float = 0.5,
+):
     """One scene with up to `turns` different questions about it, for multi-turn training:
     (image, aux targets, [(question, answer, type), ...]). The first question is of a type drawn
     like sample()'s, so first turns (the inference format) follow the same distribution, unless
-    type_weights (one per TYPES entry) tilt every turn towards some types."""
+    type_weights (one per TYPES entry) tilt every turn towards some types.
+
+    centred_reference is the share of position questions whose second object (the reference)
+    sits on the image's centre line along the asked axis. Then the answer is a property of the
+    first object alone (which half it is in), and a model that reads both named objects' column
+    or row through one attention (their mean) can already answer: a first step for a model that
+    has not yet learnt to tell the two apart, where the symmetric reading of general scenes carries
+    no signal about which is further left. horizontal_share is the share of position questions
+    asked left/right rather than above/below."""
     p = None if type_weights is None else np.asarray(type_weights, np.float64) / sum(type_weights)
 
     def draw() -> str:
         return TYPES[int(rng.integers(len(TYPES)))] if p is None else TYPES[int(rng.choice(len(TYPES), p=p))]
+
+    def ask_drawn(objs: list[Obj], t: str) -> tuple[str, str] | None:
+        centred = t == "position" and centred_reference > 0 and rng.random() < centred_reference
+        return ask(rng, objs, t, centred, horizontal_share)
 
     while True:
         t = draw()
         lo = 2 if t == "position" else 1
         n = int(rng.integers(lo, max(lo, max_objects) + 1))
         objs = sample_objects(rng, n)
-        first = ask(rng, objs, t)
+        first = ask_drawn(objs, t)
         if first is None:
             continue
         qa = [(first[0], first[1], t)]
@@ -223,7 +246,7 @@ def sample_conversation(rng: np.random.Generator, max_objects: int = 4, turns: i
             if len(qa) >= turns:
                 break
             t2 = draw()
-            more = ask(rng, objs, t2)
+            more = ask_drawn(objs, t2)
             if more and all(more[0] != q for q, _, _ in qa):
                 qa.append((more[0], more[1], t2))
         img, aux = render(rng, objs)

@@ -467,9 +467,13 @@ def main() -> None:
     ap.add_argument("--stop-at", type=int, help="stop after this global step, keeping the checkpoint (a later call resumes)")
     ap.add_argument("--init-from", help="start from an exported model.safetensors instead of random weights (fresh optimiser)")
     ap.add_argument("--no-curriculum", action="store_true", help="scenes of 1-4 objects from the first step")
+    ap.add_argument("--max-objects", type=int, default=4, help="at most this many objects per joint-training scene (caps the curriculum)")
     ap.add_argument("--freeze-vision", action="store_true", help="joint training leaves the vision tower as it is (no auxiliary loss)")
     ap.add_argument("--align-weight", type=float, default=0.0, help="weight of the projector-to-word-embedding alignment loss")
     ap.add_argument("--xy-weight", type=float, default=0.0, help="weight of the loss keeping patch xy readable in the projected tokens")
+    ap.add_argument("--centred-reference", type=float, default=0.0,
+                    help="share of position questions whose reference object sits on the image's centre line (see scenes.sample_conversation)")
+    ap.add_argument("--horizontal-share", type=float, default=0.5, help="share of position questions asked left/right rather than above/below")
     ap.add_argument("--type-weights", help="question type mix for joint training, e.g. color=1,shape=1.5,count=0.5,exist=2,position=2")
     args = ap.parse_args()
 
@@ -524,7 +528,7 @@ def main() -> None:
     log = open(log_path, "a")
     t0 = time.time() - elapsed
     running: dict[str, float] = {}
-    objects_at = (lambda _frac: 4) if args.no_curriculum else max_objects_at
+    objects_at = (lambda _frac: args.max_objects) if args.no_curriculum else (lambda frac: min(args.max_objects, max_objects_at(frac)))
     while step < end:
         warm = step < args.warmup_steps
         if warm:
@@ -541,7 +545,9 @@ def main() -> None:
             frac = j / args.steps
             lr = args.lr * min(1.0, (j + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
             if args.turns > 1:
-                items = [scenes.sample_conversation(rng, max_objects=objects_at(frac), turns=args.turns, type_weights=type_weights) for _ in range(args.batch)]
+                items = [scenes.sample_conversation(rng, max_objects=objects_at(frac), turns=args.turns, type_weights=type_weights,
+                                                     centred_reference=args.centred_reference, horizontal_share=args.horizontal_share)
+                         for _ in range(args.batch)]
                 ids, pixels, rows, targets, aux = batcher.dialogue_batch(items)
             else:
                 items = [scenes.sample(rng, max_objects=objects_at(frac)) for _ in range(args.batch)]
