@@ -8,7 +8,7 @@ It also probes whether each patch's column and row survive into what the languag
 (a least-squares probe, fitted on 35 scenes and scored on 15 others, of the tower output, the
 projected token and the RMS-normalised projected token), since position questions need them,
 and, for left/right questions, counts the answers given and probes whether the answer row holds
-the two named objects' columns after each decoder layer.
+the two named objects' columns after each decoder layer; last, position accuracy per axis.
 
   python3 perception.py --model DIR --table token-table.json --checkpoint checkpoint.pt [--items 150]
 """
@@ -101,6 +101,20 @@ def main() -> None:
         scenes_n = [scenes.sample(rng, max_objects=n, min_objects=n, qtype=scenes.TYPES[i % len(scenes.TYPES)]) for i in range(args.items)]
         metrics = train.evaluate(model, batcher, scenes_n)
         print(f"{n} object(s), {args.items} items: " + ", ".join(f"{k} {v * 100:.1f} %" for k, v in metrics.items()))
+
+    # The two axes of position questions separately: the language model can find which of two
+    # objects is lower from where their tokens sit in the sequence (rows are 14 tokens apart),
+    # but which is further left only from what the tokens carry.
+    for n in (2, 4):
+        line = []
+        for axis in ("left or right", "above or below"):
+            asked_n = []
+            while len(asked_n) < args.items:
+                item = scenes.sample(rng, max_objects=n, min_objects=n, qtype="position")
+                if axis in item[2]:
+                    asked_n.append(item)
+            line.append(f"{axis} {train.evaluate(model, batcher, asked_n)['accuracy'] * 100:.1f} %")
+        print(f"position questions, {n} objects, {args.items} items per axis: " + ", ".join(line))
 
 
 if __name__ == "__main__":

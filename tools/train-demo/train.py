@@ -483,8 +483,6 @@ def main() -> None:
         if set(given) != set(scenes.TYPES):
             raise SystemExit(f"--type-weights needs exactly {scenes.TYPES}")
         type_weights = [float(given[t]) for t in scenes.TYPES]
-        if args.turns == 1:
-            raise SystemExit("--type-weights applies to multi-turn training (--turns 2 or more)")
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     config = json.load(open(os.path.join(args.model, "config.json")))
@@ -544,7 +542,9 @@ def main() -> None:
             j = step - args.warmup_steps
             frac = j / args.steps
             lr = args.lr * min(1.0, (j + 1) / 100) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-            if args.turns > 1:
+            # sample_conversation with turns=1 gives single questions too, with the mix options;
+            # plain single questions keep sample()'s stream, which older runs were trained on.
+            if args.turns > 1 or type_weights or args.centred_reference or args.horizontal_share != 0.5:
                 items = [scenes.sample_conversation(rng, max_objects=objects_at(frac), turns=args.turns, type_weights=type_weights,
                                                      centred_reference=args.centred_reference, horizontal_share=args.horizontal_share)
                          for _ in range(args.batch)]
