@@ -6,7 +6,7 @@ training run, validation set or shipped data set uses.
 Each candidate is a training checkpoint (.pt) or an exported model folder (config.json and
 model.safetensors); the model folder given with --model supplies the config for checkpoints.
 
-  python3 compare.py --model DIR --table token-table.json CANDIDATE [CANDIDATE ...] [--items 500]
+  python3 compare.py --model DIR --table token-table.json CANDIDATE [CANDIDATE ...] [--items 500] [--left-right half]
 """
 from __future__ import annotations
 
@@ -26,10 +26,11 @@ def main() -> None:
     ap.add_argument("--table", required=True)
     ap.add_argument("--items", type=int, default=500)
     ap.add_argument("--seed", type=int, default=777)
+    ap.add_argument("--left-right", choices=["either", "half"], default="either", help="left/right question form (scenes.ask)")
     ap.add_argument("candidates", nargs="+")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
-    items = [scenes.sample(rng, qtype=scenes.TYPES[i % len(scenes.TYPES)]) for i in range(args.items)]
+    items = [scenes.sample(rng, qtype=scenes.TYPES[i % len(scenes.TYPES)], left_right=args.left_right) for i in range(args.items)]
     for candidate in args.candidates:
         if os.path.isdir(candidate):
             model, batcher = train.load_trained(candidate, args.table)

@@ -32,11 +32,13 @@ if (!values.texts || !values.out || !values.table) {
   console.error('usage: prepare.ts --texts texts.json --out <model dir> --table token-table.json');
   process.exit(2);
 }
-const texts = JSON.parse(readFileSync(values.texts, 'utf8')) as { questions: string[]; answers: string[] };
+// questions: everything to tokenise for the table; corpus (optional): the sentences the merges
+// are learnt from, kept fixed by scenes.py so that adding a question form keeps every token id.
+const texts = JSON.parse(readFileSync(values.texts, 'utf8')) as { questions: string[]; answers: string[]; corpus?: string[] };
 
 // Merges learned from the task's sentences (repeated so whole words win over fragments) on
 // top of the generic corpus: answers become single tokens, questions a few word pieces.
-const taskText = [...texts.questions, ...texts.answers.map((a) => `ASSISTANT: ${a}`)].join('\n');
+const taskText = [...(texts.corpus ?? texts.questions), ...texts.answers.map((a) => `ASSISTANT: ${a}`)].join('\n');
 const files = makeTinyLlava({ seed: 7, preset: DEMO_PRESET, tokenizerCorpus: { text: `${taskText}\n${taskText}`, merges: 420 } });
 const pre = await loadPreprocessor(new MemorySource(files, values.out));
 

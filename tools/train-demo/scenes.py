@@ -14,6 +14,13 @@ look at the right objects:
   position  Is the {color} object left or right of the {color} object?
             Is the {color} object above or below the {color} object?
 
+The shipped model and the eval set use those relative forms (left_right="either"). The six-layer
+language model never learnt the left/right one (runs 1-4 and the experiments in README.md,
+History); left_right="half" asks instead which half of the image one object lies in
+("Is the {color} object in the left or right half?", 2-4 objects), the form a language model
+trained afresh on the tower of run 3 started to learn. Above/below stays relative in both: rows
+are 14 tokens apart in the image sequence and the model compares the two objects through that.
+
 All randomness flows from one numpy Generator, so a seed fixes every image and question.
 """
 from __future__ import annotations
@@ -148,9 +155,17 @@ def _pick_unique(rng: np.random.Generator, objs: list[Obj], key) -> Obj | None:
 
 
 def ask(
-    rng: np.random.Generator, objs: list[Obj], qtype: str, centred_reference: bool = False, horizontal_share: float = 0.5
+    rng: np.random.Generator,
+    objs: list[Obj],
+    qtype: str,
+    centred_reference: bool = False,
+    horizontal_share: float = 0.5,
+    left_right: str = "either",
 ) -> tuple[str, str] | None:
-    """A question of this type about the scene and its answer, or None if the scene can't support it."""
+    """A question of this type about the scene and its answer, or None if the scene can't support it.
+    left_right is the form of left/right questions: "either" (is A left or right of B; the shipped
+    model's form) or "half" (which half of the image an object lies in); centred_reference applies
+    to the former."""
     if qtype == "color":  # named by its shape, which must occur once
         o = _pick_unique(rng, objs, lambda x: x.shape)
         return None if o is None else (f"What color is the {o.shape}?", o.color)
@@ -176,10 +191,12 @@ def ask(
     if qtype == "position":
         if len(objs) < 2:
             return None
+        if left_right == "half" and rng.random() < horizontal_share:
+            return half_question(rng, objs)
         for _ in range(20):
             i, j = rng.choice(len(objs), size=2, replace=False)
             a, b = objs[int(i)], objs[int(j)]
-            horizontal = rng.random() < horizontal_share
+            horizontal = left_right != "half" and rng.random() < horizontal_share
             if centred_reference and abs((b.cx if horizontal else b.cy) - IMAGE_SIZE / 2) > PATCH / 2:
                 continue
             if horizontal and abs(a.cx - b.cx) >= POSITION_MARGIN:
@@ -190,14 +207,24 @@ def ask(
     raise ValueError(qtype)
 
 
-def sample(rng: np.random.Generator, max_objects: int = 4, qtype: str | None = None, min_objects: int = 1):
+def half_question(rng: np.random.Generator, objs: list[Obj]) -> tuple[str, str] | None:
+    """Which half of the image one of the objects lies in (whole box on one side of the centre
+    line), or None if every object straddles it."""
+    whole = [o for o in objs if o.x0 + o.size <= IMAGE_SIZE // 2 or o.x0 >= IMAGE_SIZE // 2]
+    if not whole:
+        return None
+    o = whole[int(rng.integers(len(whole)))]
+    return f"Is the {o.color} object in the left or right half?", "left" if o.x0 < IMAGE_SIZE // 2 else "right"
+
+
+def sample(rng: np.random.Generator, max_objects: int = 4, qtype: str | None = None, min_objects: int = 1, left_right: str = "either"):
     """One (image, aux targets, question, answer, type), retrying until the scene supports the question."""
     while True:
         t = qtype or TYPES[int(rng.integers(len(TYPES)))]
         lo = max(min_objects, 2 if t == "position" else 1)
         n = int(rng.integers(lo, max(lo, max_objects) + 1))
         objs = sample_objects(rng, n)
-        qa = ask(rng, objs, t)
+        qa = ask(rng, objs, t, left_right=left_right)
         if qa is None:
             continue
         img, aux = render(rng, objs)
@@ -211,6 +238,7 @@ def sample_conversation(
     type_weights: list[float] | None = None,
     centred_reference: float = 0.0,
     horizontal_share: float = 0.5,
+    left_right: str = "either",
 ):
     """One scene with up to `turns` different questions about it, for multi-turn training:
     (image, aux targets, [(question, answer, type), ...]). The first question is of a type drawn
@@ -222,8 +250,8 @@ def sample_conversation(
     first object alone (which half it is in), and a model that reads both named objects' column
     or row through one attention (their mean) can already answer: a first step for a model that
     has not yet learnt to tell the two apart, where the symmetric reading of general scenes carries
-    no signal about which is further left. horizontal_share is the share of position questions
-    asked left/right rather than above/below."""
+    no signal about which is further left (runs 1-3's "either" form of left/right questions).
+    horizontal_share is the share of position questions asked left/right rather than above/below."""
     p = None if type_weights is None else np.asarray(type_weights, np.float64) / sum(type_weights)
 
     def draw() -> str:
@@ -231,11 +259,13 @@ def sample_conversation(
 
     def ask_drawn(objs: list[Obj], t: str) -> tuple[str, str] | None:
         centred = t == "position" and centred_reference > 0 and rng.random() < centred_reference
-        return ask(rng, objs, t, centred, horizontal_share)
+        return ask(rng, objs, t, centred, horizontal_share, left_right)
 
     while True:
         t = draw()
-        lo = 2 if t == "position" else 1
+        # (with the half form a one-object scene may be drawn for a position question; ask() turns it
+        # down and the loop draws again, which is the stream the half-form runs were trained on)
+        lo = 2 if t == "position" and left_right != "half" else 1
         n = int(rng.integers(lo, max(lo, max_objects) + 1))
         objs = sample_objects(rng, n)
         first = ask_drawn(objs, t)
@@ -254,7 +284,9 @@ def sample_conversation(
 
 
 def all_texts() -> dict[str, list[str]]:
-    """Every question and answer the generator can produce (for the tokenizer and the token table)."""
+    """Every question and answer the generator can produce (for the token table), and the
+    sentences the tokenizer's merges are learnt from: the question set of runs 1-3, frozen so that
+    the token ids (and so the trained embeddings) stay what they were."""
     qs: list[str] = []
     qs += [f"What color is the {s}?" for s in SHAPES]
     qs += [f"What shape is the {c} object?" for c in COLOR_NAMES]
@@ -265,8 +297,10 @@ def all_texts() -> dict[str, list[str]]:
             if a != b:
                 qs.append(f"Is the {a} object left or right of the {b} object?")
                 qs.append(f"Is the {a} object above or below the {b} object?")
+    corpus = list(qs)
+    qs += [f"Is the {c} object in the left or right half?" for c in COLOR_NAMES]
     answers = COLOR_NAMES + SHAPES + [str(i) for i in range(5)] + ["yes", "no", "left", "right", "above", "below"]
-    return {"questions": qs, "answers": answers}
+    return {"questions": qs, "answers": answers, "corpus": corpus}
 
 
 if __name__ == "__main__":

@@ -209,7 +209,7 @@ class Llava(nn.Module):
         xy = F.mse_loss(out[..., nc + ns + 1 :], self.patch_xy.expand_as(out[..., nc + ns + 1 :]))
         return color + shape + center + xy
 
-    def align_loss(self, projected: torch.Tensor, aux: dict[str, torch.Tensor], color_ids: torch.Tensor, shape_ids: torch.Tensor) -> torch.Tensor:
+    def align_loss(self, projected: torch.Tensor, aux: dict[str, torch.Tensor], color_ids: torch.Tensor, shape_ids: torch.Tensor, side_ids: torch.Tensor | None = None) -> torch.Tensor:
         """Pulls each object patch's projected token towards the language model's own input
         embeddings of its colour word and shape word (cosine, a classifier over those words plus
         'none'), and background tokens away from all of them. The visual tokens then share
@@ -218,7 +218,11 @@ class Llava(nn.Module):
         p = F.normalize(projected, dim=-1)
         weight = balanced_patch_weight(aux).reshape(-1)
         total = projected.new_zeros(())
-        for ids, target in ((color_ids, aux["color"]), (shape_ids, aux["shape"])):
+        pairs = [(color_ids, aux["color"]), (shape_ids, aux["shape"])]
+        if side_ids is not None:  # object patches also towards "left" or "right" by their image half
+            right = (self.patch_xy[:, 0] > 0).long().expand_as(aux["color"])
+            pairs.append((side_ids, torch.where(aux["color"] > 0, 1 + right, torch.zeros_like(right))))
+        for ids, target in pairs:
             words = F.normalize(self.embed_tokens.weight[ids], dim=-1)  # [K, d]
             logits = ALIGN_SCALE * (p @ words.T)  # [B, N, K]
             logits = torch.cat([logits.new_zeros(logits.shape[:-1] + (1,)), logits], dim=-1)  # class 0: none
@@ -347,6 +351,19 @@ def evaluate(model: Llava, batcher: Batcher, items, batch_size: int = 50) -> dic
     return {"accuracy": total, **{t: sum(v) / len(v) for t, v in sorted(by_type.items())}}
 
 
+def left_right_probe(rng: np.random.Generator, n: int, form: str) -> list:
+    """n left/right questions about scenes of two objects and n about four, typed lr_2 and lr_4
+    for evaluate(): the axis a model reads only from what the tokens carry."""
+    items = []
+    for objects in (2, 4):
+        while len(items) < (1 if objects == 2 else 2) * n:
+            objs = scenes.sample_objects(rng, objects)
+            qa = scenes.ask(rng, objs, "position", horizontal_share=1.0, left_right=form)
+            if qa is not None:
+                items.append((*scenes.render(rng, objs), qa[0], qa[1], f"lr_{objects}"))
+    return items
+
+
 def hub_tensors(model: Llava) -> dict[str, torch.Tensor]:
     """Our parameters under llava-hf's checkpoint names (the 'hub' layout)."""
     out: dict[str, torch.Tensor] = {}
@@ -470,9 +487,15 @@ def main() -> None:
     ap.add_argument("--max-objects", type=int, default=4, help="at most this many objects per joint-training scene (caps the curriculum)")
     ap.add_argument("--freeze-vision", action="store_true", help="joint training leaves the vision tower as it is (no auxiliary loss)")
     ap.add_argument("--align-weight", type=float, default=0.0, help="weight of the projector-to-word-embedding alignment loss")
+    ap.add_argument("--reset-language-model", action="store_true", help="with --init-from: fresh decoder layers and lm_head")
+    ap.add_argument("--align-sides", action="store_true", help="the alignment loss also pulls object patches towards 'left' or 'right'")
     ap.add_argument("--xy-weight", type=float, default=0.0, help="weight of the loss keeping patch xy readable in the projected tokens")
     ap.add_argument("--centred-reference", type=float, default=0.0,
                     help="share of position questions whose reference object sits on the image's centre line (see scenes.sample_conversation)")
+    ap.add_argument("--left-right", choices=["either", "half"], default="either",
+                    help='left/right question form: "Is the A object left or right of the B object?" (runs 1-3, the eval set) or "Is the A object in the left or right half?"')
+    ap.add_argument("--probe-left-right", type=int, default=0,
+                    help="also score N left/right questions with 2 and N with 4 objects at every validation")
     ap.add_argument("--horizontal-share", type=float, default=0.5, help="share of position questions asked left/right rather than above/below")
     ap.add_argument("--type-weights", help="question type mix for joint training, e.g. color=1,shape=1.5,count=0.5,exist=2,position=2")
     args = ap.parse_args()
@@ -494,12 +517,14 @@ def main() -> None:
     model = Llava(config)
     color_ids = torch.tensor([table["answers"][c][0] for c in scenes.COLOR_NAMES])
     shape_ids = torch.tensor([table["answers"][s][0] for s in scenes.SHAPES])
+    side_ids = torch.tensor([table["answers"][w][0] for w in ("left", "right")]) if args.align_sides else None
     os.makedirs(args.work, exist_ok=True)
     ckpt_path = os.path.join(args.work, "checkpoint.pt")
     log_path = os.path.join(args.work, "train-log.jsonl")
 
     val_rng = np.random.default_rng(args.seed + 10_000)
     val = [scenes.sample(val_rng, qtype=scenes.TYPES[i % len(scenes.TYPES)]) for i in range(250)]
+    probe = left_right_probe(np.random.default_rng(args.seed + 20_000), args.probe_left_right, args.left_right)
     rng = np.random.default_rng(args.seed)
 
     vision_params = list(model.vision.parameters()) + list(model.aux.parameters())
@@ -509,6 +534,13 @@ def main() -> None:
     if args.init_from and not os.path.exists(ckpt_path):
         read_hub_safetensors(args.init_from, model)
         print(f"initialised from {args.init_from}", flush=True)
+        if args.reset_language_model:  # keep tower, projector and word embeddings; new decoder layers and head
+            model.layers.apply(model._init)
+            model.lm_head.apply(model._init)
+            for m in model.modules():
+                if isinstance(m, RMSNorm) and not any(m is n for n in model.vision.modules()):
+                    nn.init.ones_(m.weight)
+            print("language model layers and head re-initialised", flush=True)
     if args.freeze_vision:
         model.vision.requires_grad_(False)
     if os.path.exists(ckpt_path):
@@ -532,7 +564,7 @@ def main() -> None:
         if warm:
             frac = step / args.warmup_steps
             lr = args.lr * min(1.0, (step + 1) / 50)
-            items = [scenes.sample(rng, max_objects=4) for _ in range(args.batch)]
+            items = [scenes.sample(rng, max_objects=4, left_right=args.left_right) for _ in range(args.batch)]
             _, pixels, _, _, aux = batcher.batch(items)
             feats = model.vision(pixels)
             loss = model.aux_loss(feats, aux)
@@ -546,11 +578,12 @@ def main() -> None:
             # plain single questions keep sample()'s stream, which older runs were trained on.
             if args.turns > 1 or type_weights or args.centred_reference or args.horizontal_share != 0.5:
                 items = [scenes.sample_conversation(rng, max_objects=objects_at(frac), turns=args.turns, type_weights=type_weights,
-                                                     centred_reference=args.centred_reference, horizontal_share=args.horizontal_share)
+                                                     centred_reference=args.centred_reference, horizontal_share=args.horizontal_share,
+                                                     left_right=args.left_right)
                          for _ in range(args.batch)]
                 ids, pixels, rows, targets, aux = batcher.dialogue_batch(items)
             else:
-                items = [scenes.sample(rng, max_objects=objects_at(frac)) for _ in range(args.batch)]
+                items = [scenes.sample(rng, max_objects=objects_at(frac), left_right=args.left_right) for _ in range(args.batch)]
                 ids, pixels, rows, targets, aux = batcher.batch(items)
             logits, (feats, projected) = model(ids, pixels, rows)
             lm = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
@@ -561,7 +594,7 @@ def main() -> None:
                 loss = loss + 0.2 * ax
                 parts["aux"] = ax.item()
             if args.align_weight:
-                al = model.align_loss(projected, aux, color_ids, shape_ids)
+                al = model.align_loss(projected, aux, color_ids, shape_ids, side_ids)
                 loss = loss + args.align_weight * al
                 parts["align"] = al.item()
             if args.xy_weight:
@@ -582,6 +615,8 @@ def main() -> None:
             print(f"step {step}/{total} {'warm-up' if warm else 'joint'} lr {lr:.2e} " + " ".join(f"{k} {v:.3f}" for k, v in running.items()) + f"  {(time.time() - t0) / 60:.1f} min", flush=True)
         if (not warm and (step - args.warmup_steps) % args.eval_every == 0) or step == total:
             metrics = evaluate(model, batcher, val)
+            if probe:
+                metrics.update({k: v for k, v in evaluate(model, batcher, probe).items() if k != "accuracy"})
             record = {"step": step, "minutes": (time.time() - t0) / 60, "lr": lr, **running, **{f"val_{k}": v for k, v in metrics.items()}}
             print("VAL " + json.dumps(record), flush=True)
             log.write(json.dumps(record) + "\n")
