@@ -26,7 +26,7 @@ def main() -> None:
     ap.add_argument("--table", required=True)
     ap.add_argument("--items", type=int, default=500)
     ap.add_argument("--seed", type=int, default=777)
-    ap.add_argument("--left-right", choices=["either", "half"], default="either", help="left/right question form (scenes.ask)")
+    ap.add_argument("--left-right", choices=["either", *scenes.HALF_FORMS], default="either", help="left/right question form (scenes.ask)")
     ap.add_argument("candidates", nargs="+")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)

@@ -165,8 +165,8 @@ def ask(
 ) -> tuple[str, str] | None:
     """A question of this type about the scene and its answer, or None if the scene can't support it.
     left_right is the form of left/right questions: "either" (is A left or right of B; the shipped
-    model's form) or "half" (which half of the image an object lies in); centred_reference applies
-    to the former."""
+    model's form) or one of HALF_FORMS (which half of the image an object lies in);
+    centred_reference applies to the former."""
     if qtype == "color":  # named by its shape, which must occur once
         o = _pick_unique(rng, objs, lambda x: x.shape)
         return None if o is None else (f"What color is the {o.shape}?", o.color)
@@ -192,12 +192,12 @@ def ask(
     if qtype == "position":
         if len(objs) < 2:
             return None
-        if left_right == "half" and rng.random() < horizontal_share:
-            return half_question(rng, objs)
+        if left_right in HALF_FORMS and rng.random() < horizontal_share:
+            return half_question(rng, objs, left_right)
         for _ in range(20):
             i, j = rng.choice(len(objs), size=2, replace=False)
             a, b = objs[int(i)], objs[int(j)]
-            horizontal = left_right != "half" and rng.random() < horizontal_share
+            horizontal = left_right == "either" and rng.random() < horizontal_share
             if centred_reference and abs((b.cx if horizontal else b.cy) - IMAGE_SIZE / 2) > PATCH / 2:
                 continue
             if horizontal and abs(a.cx - b.cx) >= POSITION_MARGIN:
@@ -208,14 +208,24 @@ def ask(
     raise ValueError(qtype)
 
 
-def half_question(rng: np.random.Generator, objs: list[Obj]) -> tuple[str, str] | None:
+# Forms of the "which half" question: the wording ("half": "Is the A object in the left or right
+# half?"; "what-half": "What half is the A object in?", laid out like "What shape is the A
+# object?") and, with "-opposite", only scenes with an object wholly on each side.
+HALF_FORMS = ("half", "what-half", "half-opposite", "what-half-opposite")
+
+
+def half_question(rng: np.random.Generator, objs: list[Obj], form: str = "half") -> tuple[str, str] | None:
     """Which half of the image one of the objects lies in (whole box on one side of the centre
-    line), or None if every object straddles it."""
+    line), or None if every object straddles it (or, for an "-opposite" form, no object lies
+    wholly on each side)."""
     whole = [o for o in objs if o.x0 + o.size <= IMAGE_SIZE // 2 or o.x0 >= IMAGE_SIZE // 2]
     if not whole:
         return None
+    if form.endswith("-opposite") and len({w.x0 < IMAGE_SIZE // 2 for w in whole}) < 2:
+        return None  # then reading all objects' mean side, not the named one's, is at chance
     o = whole[int(rng.integers(len(whole)))]
-    return f"Is the {o.color} object in the left or right half?", "left" if o.x0 < IMAGE_SIZE // 2 else "right"
+    q = f"What half is the {o.color} object in?" if form.startswith("what-half") else f"Is the {o.color} object in the left or right half?"
+    return q, "left" if o.x0 < IMAGE_SIZE // 2 else "right"
 
 
 def sample(rng: np.random.Generator, max_objects: int = 4, qtype: str | None = None, min_objects: int = 1, left_right: str = "either"):
@@ -264,9 +274,9 @@ def sample_conversation(
 
     while True:
         t = draw()
-        # (with the half form a one-object scene may be drawn for a position question; ask() turns it
+        # (with a half form a one-object scene may be drawn for a position question; ask() turns it
         # down and the loop draws again, which is the stream the half-form runs were trained on)
-        lo = 2 if t == "position" and left_right != "half" else 1
+        lo = 2 if t == "position" and left_right == "either" else 1
         n = int(rng.integers(lo, max(lo, max_objects) + 1))
         objs = sample_objects(rng, n)
         first = ask_drawn(objs, t)
@@ -300,6 +310,7 @@ def all_texts() -> dict[str, list[str]]:
                 qs.append(f"Is the {a} object above or below the {b} object?")
     corpus = list(qs)
     qs += [f"Is the {c} object in the left or right half?" for c in COLOR_NAMES]
+    qs += [f"What half is the {c} object in?" for c in COLOR_NAMES]
     answers = COLOR_NAMES + SHAPES + [str(i) for i in range(5)] + ["yes", "no", "left", "right", "above", "below"]
     return {"questions": qs, "answers": answers, "corpus": corpus}
 

@@ -492,8 +492,8 @@ def main() -> None:
     ap.add_argument("--xy-weight", type=float, default=0.0, help="weight of the loss keeping patch xy readable in the projected tokens")
     ap.add_argument("--centred-reference", type=float, default=0.0,
                     help="share of position questions whose reference object sits on the image's centre line (see scenes.sample_conversation)")
-    ap.add_argument("--left-right", choices=["either", "half"], default="either",
-                    help='left/right question form: "Is the A object left or right of the B object?" (runs 1-3, the eval set) or "Is the A object in the left or right half?"')
+    ap.add_argument("--left-right", choices=["either", *scenes.HALF_FORMS], default="either",
+                    help='left/right question form: "Is the A object left or right of the B object?" (runs 1-3, the eval set) or which half one object is in (scenes.HALF_FORMS)')
     ap.add_argument("--probe-left-right", type=int, default=0,
                     help="also score N left/right questions with 2 and N with 4 objects at every validation")
     ap.add_argument("--horizontal-share", type=float, default=0.5, help="share of position questions asked left/right rather than above/below")
