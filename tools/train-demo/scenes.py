@@ -17,9 +17,10 @@ look at the right objects:
 The shipped model and the eval set use those relative forms (left_right="either"). The six-layer
 language model never learnt the left/right one (runs 1-4 and the experiments in README.md,
 History); left_right="half" asks instead which half of the image one object lies in
-("Is the {color} object in the left or right half?", 2-4 objects); a language model trained
-afresh on run 3's tower learnt it for a lone object, and with several answers the objects' mean
-side instead of the named one's (README.md, History). Above/below stays relative in both: rows
+(2-4 objects, HALF_FORMS). Asked "Is the {color} object in the left or right half?", a language
+model trained afresh on run 3's tower answered with the objects' mean side; asked "What half is
+the {color} object in?", laid out like the shape question whose answer row picks the named
+object, it learnt to read the named one (README.md, History). Above/below stays relative in both: rows
 are 14 tokens apart in the image sequence and the model compares the two objects through that.
 
 All randomness flows from one numpy Generator, so a seed fixes every image and question.
