@@ -493,7 +493,7 @@ def main() -> None:
     ap.add_argument("--centred-reference", type=float, default=0.0,
                     help="share of position questions whose reference object sits on the image's centre line (see scenes.sample_conversation)")
     ap.add_argument("--left-right", choices=["either", *scenes.HALF_FORMS], default="either",
-                    help='left/right question form: "Is the A object left or right of the B object?" (runs 1-3, the eval set) or which half one object is in (scenes.HALF_FORMS)')
+                    help='left/right question form: "Is the A object left or right of the B object?" (runs 1-3) or which half one object is in (scenes.HALF_FORMS; E12-E15, the eval set)')
     ap.add_argument("--probe-left-right", type=int, default=0,
                     help="also score N left/right questions with 2 and N with 4 objects at every validation")
     ap.add_argument("--horizontal-share", type=float, default=0.5, help="share of position questions asked left/right rather than above/below")
@@ -523,7 +523,8 @@ def main() -> None:
     log_path = os.path.join(args.work, "train-log.jsonl")
 
     val_rng = np.random.default_rng(args.seed + 10_000)
-    val = [scenes.sample(val_rng, qtype=scenes.TYPES[i % len(scenes.TYPES)]) for i in range(250)]
+    # Validation asks left/right in the form being trained (runs 1-3: the relative one).
+    val = [scenes.sample(val_rng, qtype=scenes.TYPES[i % len(scenes.TYPES)], left_right=args.left_right) for i in range(250)]
     probe = left_right_probe(np.random.default_rng(args.seed + 20_000), args.probe_left_right, args.left_right)
     rng = np.random.default_rng(args.seed)
 
