@@ -66,7 +66,30 @@ train3 --steps 2400 --max-objects 3 --type-weights color=1,shape=1,count=0.5,exi
 train3 --steps 2800 --max-objects 3 --centred-reference 0.5 --type-weights color=1,shape=1,count=0.5,exist=1.5,position=4 --stop-at 1700
 train3 --steps 2800 --max-objects 2 --centred-reference 0.5 --horizontal-share 0.8 --type-weights color=1,shape=1,count=0.5,exist=1.5,position=6 --stop-at 2000
 train3 --steps 2800 --export-only
+# Run 3 never learnt left/right ("Is the A object left or right of the B object?" stayed at
+# chance). E12-E15 (README.md, History) keep run 3's tower, projector and embeddings and train a
+# new language model that asks which half of the image an object is in instead. E12 (seed 13):
+# fresh decoder layers and head, 2000 steps of "Is the A object in the left or right half?".
+[ -n "${RESUME:-}" ] || rm -f "$WORK"/{e12,half}/{checkpoint.pt,train-log.jsonl}
+[ -e "$WORK/e12/checkpoint.pt" ] || cp "$MODEL/model.safetensors" "$WORK/run3.safetensors"
+train4() { train --work "../../$WORK/e12" --init-from "../../$WORK/run3.safetensors" --reset-language-model --seed 13 --lr 1.5e-3 \
+  --warmup-steps 0 --eval-every 100 --max-objects 4 --freeze-vision --align-weight 0.2 --align-sides --xy-weight 0.2 --left-right half \
+  --type-weights color=1,shape=1.5,count=0.5,exist=2,position=3 --steps 2000 --probe-left-right 60 "$@"; }
+train4
+train4 --export-only
+# E13-E15 (seed 14) continue E12's export in one work dir, steered at steps 700 and 1300: 700 steps
+# as E12; then every half question about a scene with an object wholly on each side (E12 and E13
+# answered with the objects' mean side); then, from 1300 to 1800, asked "What half is the A
+# object in?", which it learnt. The shipped model is step 1800.
+[ -e "$WORK/half/checkpoint.pt" ] || cp "$MODEL/model.safetensors" "$WORK/e12.safetensors"
+train5() { train --work "../../$WORK/half" --init-from "../../$WORK/e12.safetensors" --seed 14 --warmup-steps 0 --lr 1e-3 --no-curriculum \
+  --freeze-vision --align-weight 0.2 --align-sides --xy-weight 0.2 --type-weights color=1.5,shape=1,count=0.5,exist=2,position=3 \
+  --steps 2400 --probe-left-right 60 "$@"; }
+train5 --eval-every 200 --left-right half --stop-at 700
+train5 --eval-every 100 --left-right half-opposite --stop-at 1300
+train5 --eval-every 100 --left-right what-half-opposite --stop-at 1800
+train5 --eval-every 100 --left-right what-half-opposite --export-only
 (cd tools/train-demo && "$PY" make_data.py --out "../../$DATA" --seed 7)
 (cd tools/train-demo && "$PY" check.py --model "../../$MODEL" --table "../../$WORK/token-table.json" --data "../../$DATA/eval.jsonl" \
   --vectors ../../test/fixtures/demo-model-vectors.json --json "../../$WORK/check.json")
-echo "done: $MODEL, $DATA, test/fixtures/demo-model-vectors.json; training logs in $WORK/train-log.jsonl, $WORK/continue/ and $WORK/run3/"
+echo "done: $MODEL, $DATA, test/fixtures/demo-model-vectors.json; training logs in $WORK/train-log.jsonl and $WORK/{continue,run3,e12,half}/"

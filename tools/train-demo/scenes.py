@@ -11,12 +11,13 @@ look at the right objects:
   shape     What shape is the {color} object?
   count     How many objects are there? / How many {shape}s are there?
   exist     Is there a {color} {shape}?                      (yes/no, balanced)
-  position  Is the {color} object left or right of the {color} object?
+  position  Is the {color} object left or right of the {color} object?   (left_right="either")
+            What half is the {color} object in?                         (left_right="what-half")
             Is the {color} object above or below the {color} object?
 
-The shipped model and the eval set use those relative forms (left_right="either"). The six-layer
-language model never learnt the left/right one (runs 1-4 and the experiments in README.md,
-History); left_right="half" asks instead which half of the image one object lies in
+Runs 1-3 trained on the relative forms (left_right="either"), and their six-layer language
+model never learnt the left/right one (runs 1-4 and the experiments in README.md, History); the
+shipped model (E15) and the eval set ask instead which half of the image one object lies in
 (2-4 objects, HALF_FORMS). Asked "Is the {color} object in the left or right half?", a language
 model trained afresh on run 3's tower answered with the objects' mean side; asked "What half is
 the {color} object in?", laid out like the shape question whose answer row picks the named
