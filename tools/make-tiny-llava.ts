@@ -2,7 +2,7 @@
  * Writes a tiny random LLaVA checkpoint (Hugging Face layout) to a folder.
  *   npm run make-tiny-llava -- --out <dir> [--seed N] [--preset tiny|tiny-mha|tiny-nonsquare|tiny-144|bench-576]
  *     [--dtype f32|bf16] [--sharded | --shards N] [--layout hub|new] [--vocab-pad M]
- * (or `npx tsx tools/make-tiny-llava.ts …`). Same seed and options → byte-identical files.
+ * (or `node scripts/run-ts.mjs tools/make-tiny-llava.ts …`). Same seed and options → byte-identical files.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

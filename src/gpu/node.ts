@@ -4,8 +4,6 @@
  * the command under scripts/with-lavapipe.mjs (npm scripts do).
  */
 import { create, globals } from 'webgpu';
-import type { GpuContext } from './context';
-import { acquireGpu, type AcquireOptions } from './device';
 
 let installed: GPU | null = null;
 
@@ -16,8 +14,4 @@ export function nodeGpu(): GPU {
     installed = create([]);
   }
   return installed;
-}
-
-export function acquireNodeGpu(options: Omit<AcquireOptions, 'gpu'> = {}): Promise<GpuContext> {
-  return acquireGpu({ ...options, gpu: nodeGpu() });
 }

@@ -67,12 +67,6 @@ export function expectDtype(kernel: string, name: string, t: Tensor, allowed: re
   }
 }
 
-export function expectRank(kernel: string, name: string, t: Tensor, rank: number): void {
-  if (t.shape.length !== rank) {
-    throw new KernelInputError(kernel, `${name} must have rank ${rank}, got ${formatShape(t.shape)}`);
-  }
-}
-
 export function expectShape(kernel: string, name: string, t: Tensor, shape: readonly number[]): void {
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
     throw new KernelInputError(kernel, `${name} must be ${formatShape(shape)}, got ${formatShape(t.shape)}`);
