@@ -2,7 +2,7 @@ import { DeviceLostError, KernelInputError } from './errors';
 import { PipelineCache } from './pipelines';
 import { BufferPool } from './pool';
 import { Profiler, type ProfilerMode } from './profiler';
-import type { Defines } from './preprocess';
+import type { Defines } from './shader-defines';
 import { BYTES_PER_ELEMENT, elementCount, formatShape, storageBytes, Tensor, type DType } from './tensor';
 
 /** Optional WebGPU features the kernels can use. */

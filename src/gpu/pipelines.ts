@@ -1,4 +1,4 @@
-import { definesKey, preprocessWgsl, type Defines } from './preprocess';
+import { definesKey, preprocessWgsl, type Defines } from './shader-defines';
 
 /**
  * Compiled compute pipelines keyed by (kernel name, defines). Building a pipeline costs

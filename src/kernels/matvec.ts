@@ -1,5 +1,5 @@
 import type { GpuContext, BufferBinding } from '../gpu/context';
-import type { Defines } from '../gpu/preprocess';
+import type { Defines } from '../gpu/shader-defines';
 import { Uniforms, withWeightReader, workgroupGrid, type RowSlice } from './common';
 import source from './matvec.wgsl?raw';
 

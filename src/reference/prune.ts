@@ -5,7 +5,7 @@
 import { Rng } from '../util/random';
 import { attentionStats, headMeanAttention } from './attention';
 import type { ReferencePruneArgs, ReferencePruner, ReferencePruneResult } from './llava';
-import { bottomKKeep } from './select';
+import { bottomKKeep } from './bottomk-select';
 
 function cut(a: ReferencePruneArgs, keep: number[], k: number): ReferencePruneResult {
   const span = a.visualSpan!;

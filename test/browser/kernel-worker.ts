@@ -6,9 +6,9 @@ import { bottomKKeep } from '../../src/kernels/bottomk-select';
 import { gatherRows } from '../../src/kernels/gather-rows';
 import { matmul } from '../../src/kernels/matmul';
 import * as refAttention from '../../src/reference/attention';
-import * as refGather from '../../src/reference/gather';
+import * as refGather from '../../src/reference/gather-rows';
 import * as refMatmul from '../../src/reference/matmul';
-import * as refSelect from '../../src/reference/select';
+import * as refSelect from '../../src/reference/bottomk-select';
 import { Rng } from '../helpers/random';
 
 export interface WorkerVerdict {

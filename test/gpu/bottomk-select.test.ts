@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { bottomKKeep } from '../../src/kernels/bottomk-select';
-import * as ref from '../../src/reference/select';
+import * as ref from '../../src/reference/bottomk-select';
 import { expectEqualInts } from '../helpers/compare';
 import { poisoned, readU32, testGpu } from '../helpers/gpu';
 import { freshRng } from '../helpers/random';

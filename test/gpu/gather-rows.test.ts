@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gatherRows } from '../../src/kernels/gather-rows';
-import * as ref from '../../src/reference/gather';
+import * as ref from '../../src/reference/gather-rows';
 import { toHalfBits } from '../../src/util/half';
 import { expectEqualInts } from '../helpers/compare';
 import { poisoned, readChecked, testGpu } from '../helpers/gpu';

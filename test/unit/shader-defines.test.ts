@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { definesKey, preprocessWgsl } from '../../src/gpu/preprocess';
+import { definesKey, preprocessWgsl } from '../../src/gpu/shader-defines';
 
 describe('preprocessWgsl', () => {
   const src = ['a', '#ifdef X', 'x', '#ifdef Y', 'xy', '#else', 'x-not-y', '#endif', '#else', 'not-x', '#endif', '#ifndef Z', 'not-z', '#endif', 'WG'].join('\n');
