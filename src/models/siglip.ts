@@ -1,0 +1,390 @@
+/**
+ * The SigLIP vision tower (transformers' SiglipVisionTransformer, and Idefics3's copy of it) as
+ * a building block for the VLMs that use it: LLaVA-Interleave / LLaVA-OneVision (LLaVA-style
+ * feature layer, no post-layernorm) and Idefics3 / SmolVLM (last_hidden_state, after the
+ * post-layernorm). What differs from CLIP's tower:
+ * - no class token: one row per patch, learned positions [patches, hidden];
+ * - the patch convolution has a bias;
+ * - no pre-layernorm; instead a post-layernorm after the last encoder layer, which only
+ *   `last_hidden_state` goes through (the `hidden_states` tuple holds the raw layer outputs);
+ * - the convolution is 'valid' with stride = kernel: a remainder of image_size / patch_size
+ *   is dropped (384 / 14 → a 27 × 27 grid).
+ * The optional attention-pooling head (`head.*`) is never used by these VLMs and is not loaded.
+ */
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import { uploadTensor, type Checkpoint } from '../load/checkpoint';
+import type { LoadProgressTracker } from '../load/progress';
+import { im2col, type Linear } from './clip';
+import { ConfigError } from './config';
+import { ops } from './ops';
+
+type Json = Record<string, unknown>;
+
+export type SiglipModelType = 'siglip_vision_model' | 'idefics3_vision';
+export type SiglipHiddenAct = 'gelu_pytorch_tanh' | 'gelu_new' | 'gelu' | 'quick_gelu';
+
+export interface SiglipVisionConfig {
+  /** The config's model_type; a missing one reads as siglip_vision_model. */
+  modelType: SiglipModelType;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  imageSize: number;
+  patchSize: number;
+  numChannels: number;
+  layerNormEps: number;
+  hiddenAct: SiglipHiddenAct;
+}
+
+/**
+ * transformers' constructor defaults, which apply to any field a config.json leaves out.
+ * They differ between the two classes (SiglipVisionConfig vs Idefics3VisionConfig).
+ */
+const DEFAULTS: Readonly<Record<SiglipModelType, Omit<SiglipVisionConfig, 'modelType'>>> = {
+  siglip_vision_model: {
+    hiddenSize: 768,
+    intermediateSize: 3072,
+    numLayers: 12,
+    numHeads: 12,
+    imageSize: 224,
+    patchSize: 16,
+    numChannels: 3,
+    layerNormEps: 1e-6,
+    hiddenAct: 'gelu_pytorch_tanh',
+  },
+  idefics3_vision: {
+    hiddenSize: 1152,
+    intermediateSize: 3072,
+    numLayers: 12,
+    numHeads: 16,
+    imageSize: 224,
+    patchSize: 32,
+    numChannels: 3,
+    layerNormEps: 1e-6,
+    hiddenAct: 'gelu_pytorch_tanh',
+  },
+};
+
+const ACTS: readonly SiglipHiddenAct[] = ['gelu_pytorch_tanh', 'gelu_new', 'gelu', 'quick_gelu'];
+
+function num(c: Json, key: string, where: string, fallback: number): number {
+  const v = c[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`${where}.${key} must be a number, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function posInt(c: Json, key: string, where: string, fallback: number): number {
+  const v = num(c, key, where, fallback);
+  if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${where}.${key} must be a positive integer, got ${v}`);
+  return v;
+}
+
+/** Parses a SigLIP vision_config (model_type siglip_vision_model, idefics3_vision, or none). */
+export function parseSiglipVision(raw: unknown, where = 'vision_config'): SiglipVisionConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where} must be an object`);
+  const c = raw as Json;
+  const type = c['model_type'] ?? 'siglip_vision_model';
+  if (type !== 'siglip_vision_model' && type !== 'idefics3_vision') {
+    throw new ConfigError(`${where}.model_type "${String(type)}" is not a SigLIP vision tower (siglip_vision_model or idefics3_vision)`);
+  }
+  const d = DEFAULTS[type];
+  const act = c['hidden_act'] ?? d.hiddenAct;
+  if (typeof act !== 'string' || !(ACTS as readonly string[]).includes(act)) {
+    throw new ConfigError(`${where}.hidden_act ${JSON.stringify(act)} is not supported (${ACTS.join(', ')})`);
+  }
+  const hiddenSize = posInt(c, 'hidden_size', where, d.hiddenSize);
+  const numHeads = posInt(c, 'num_attention_heads', where, d.numHeads);
+  if (hiddenSize % numHeads !== 0) {
+    throw new ConfigError(`${where}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
+  }
+  const imageSize = posInt(c, 'image_size', where, d.imageSize);
+  const patchSize = posInt(c, 'patch_size', where, d.patchSize);
+  if (patchSize > imageSize) throw new ConfigError(`${where}: patch_size ${patchSize} is larger than image_size ${imageSize}`);
+  const layerNormEps = num(c, 'layer_norm_eps', where, d.layerNormEps);
+  if (layerNormEps < 0) throw new ConfigError(`${where}.layer_norm_eps must be ≥ 0, got ${layerNormEps}`);
+  return {
+    modelType: type,
+    hiddenSize,
+    intermediateSize: posInt(c, 'intermediate_size', where, d.intermediateSize),
+    numLayers: posInt(c, 'num_hidden_layers', where, d.numLayers),
+    numHeads,
+    imageSize,
+    patchSize,
+    numChannels: posInt(c, 'num_channels', where, d.numChannels),
+    layerNormEps,
+    hiddenAct: act as SiglipHiddenAct,
+  };
+}
+
+/** Patches per side: the 'valid' stride-p convolution drops a remainder (384 / 14 → 27). */
+export function siglipGridSize(c: SiglipVisionConfig): number {
+  return Math.floor(c.imageSize / c.patchSize);
+}
+
+/** Rows the tower outputs per image (= position_embedding rows; no class token). */
+export function siglipPatches(c: SiglipVisionConfig): number {
+  return siglipGridSize(c) ** 2;
+}
+
+/**
+ * Encoder layers to run for a LLaVA-style `vision_feature_layer` (an index into
+ * hidden_states = (embeddings, layer 1 output, …, layer N output); negative counts from the
+ * end, so −1 is N: all layers, still without the post-layernorm).
+ */
+export function siglipLayersNeeded(c: SiglipVisionConfig, visionFeatureLayer: number): number {
+  const n = c.numLayers;
+  if (!Number.isInteger(visionFeatureLayer) || visionFeatureLayer < -(n + 1) || visionFeatureLayer > n) {
+    throw new ConfigError(`vision_feature_layer ${visionFeatureLayer} is outside the SigLIP tower's ${n + 1} hidden states`);
+  }
+  return visionFeatureLayer < 0 ? n + 1 + visionFeatureLayer : visionFeatureLayer;
+}
+
+export interface WeightBias {
+  weight: string;
+  bias: string;
+}
+
+export interface SiglipLayerNames {
+  norm1: WeightBias;
+  q: WeightBias;
+  k: WeightBias;
+  v: WeightBias;
+  out: WeightBias;
+  norm2: WeightBias;
+  fc1: WeightBias;
+  fc2: WeightBias;
+}
+
+export interface SiglipWeightNames {
+  /** weight [hidden, C, p, p] (Conv2d), bias [hidden]. */
+  patchEmbedding: WeightBias;
+  /** [patches, hidden] */
+  positionEmbedding: string;
+  /** Only the layers that are run. */
+  layers: SiglipLayerNames[];
+  postLayernorm: WeightBias;
+}
+
+/**
+ * Checkpoint names of a SigLIP tower under `prefix`, e.g. 'vision_tower.vision_model.'
+ * (llava-hf checkpoints), 'model.vision_tower.vision_model.' (transformers ≥ 4.52 saves) or
+ * 'model.vision_model.' (Idefics3 / SmolVLM). The post-layernorm's names are always given;
+ * whether they are needed is the caller's choice (see allSiglipWeightNames).
+ */
+export function siglipWeightNames(prefix: string, layersNeeded: number): SiglipWeightNames {
+  if (!Number.isInteger(layersNeeded) || layersNeeded < 0) throw new Error(`siglipWeightNames: layersNeeded must be an integer ≥ 0, got ${layersNeeded}`);
+  const wb = (p: string): WeightBias => ({ weight: `${p}.weight`, bias: `${p}.bias` });
+  return {
+    patchEmbedding: wb(`${prefix}embeddings.patch_embedding`),
+    positionEmbedding: `${prefix}embeddings.position_embedding.weight`,
+    layers: Array.from({ length: layersNeeded }, (_, i) => {
+      const p = `${prefix}encoder.layers.${i}.`;
+      return {
+        norm1: wb(`${p}layer_norm1`),
+        q: wb(`${p}self_attn.q_proj`),
+        k: wb(`${p}self_attn.k_proj`),
+        v: wb(`${p}self_attn.v_proj`),
+        out: wb(`${p}self_attn.out_proj`),
+        norm2: wb(`${p}layer_norm2`),
+        fc1: wb(`${p}mlp.fc1`),
+        fc2: wb(`${p}mlp.fc2`),
+      };
+    }),
+    postLayernorm: wb(`${prefix}post_layernorm`),
+  };
+}
+
+export interface SiglipOptions {
+  /** Apply post_layernorm to the output: true for Idefics3 (last_hidden_state), false for LLaVA (hidden_states[i]). */
+  postLayernorm: boolean;
+}
+
+/** Every tensor the forward pass reads (for checkpoint.require and ranged downloads). */
+export function allSiglipWeightNames(n: SiglipWeightNames, o: SiglipOptions): string[] {
+  const out = [n.patchEmbedding.weight, n.patchEmbedding.bias, n.positionEmbedding];
+  for (const l of n.layers) for (const p of Object.values(l)) out.push(p.weight, p.bias);
+  if (o.postLayernorm) out.push(n.postLayernorm.weight, n.postLayernorm.bias);
+  return out;
+}
+
+/**
+ * How each tensor is stored on the GPU: the patch convolution and the q/k/v/out/fc1/fc2
+ * matrices as f16 (bf16/f32 checkpoints are rounded at load), biases, norms and the position
+ * table as f32. The same convention as the LLaVA loader's.
+ */
+export function siglipTensorDtypes(n: SiglipWeightNames, o: SiglipOptions): Map<string, 'f16' | 'f32'> {
+  const m = new Map<string, 'f16' | 'f32'>();
+  for (const name of allSiglipWeightNames(n, o)) m.set(name, 'f32');
+  m.set(n.patchEmbedding.weight, 'f16');
+  for (const l of n.layers) for (const p of [l.q, l.k, l.v, l.out, l.fc1, l.fc2]) m.set(p.weight, 'f16');
+  return m;
+}
+
+export interface SiglipLayerWeights {
+  norm1: Linear;
+  q: Linear;
+  k: Linear;
+  v: Linear;
+  out: Linear;
+  norm2: Linear;
+  fc1: Linear;
+  fc2: Linear;
+}
+
+export interface SiglipWeights {
+  /** weight f16 [hidden, C·p·p] (the convolution as a matrix, im2col order c, y, x), bias f32 [hidden]. */
+  patchEmbedding: Linear;
+  /** f32 [patches, hidden] */
+  positionEmbedding: Tensor;
+  layers: SiglipLayerWeights[];
+  /** f32 [hidden] each; null when the tower is run without it. */
+  postLayernorm: Linear | null;
+}
+
+/**
+ * Uploads the tensors `names` lists (dtypes per siglipTensorDtypes), checking shapes against
+ * the config. Every tensor created is pushed onto `owned` (when given) so a caller can free
+ * them, also when loading fails half way.
+ */
+export async function loadSiglipWeights(
+  ctx: GpuContext,
+  checkpoint: Checkpoint,
+  config: SiglipVisionConfig,
+  names: SiglipWeightNames,
+  options: SiglipOptions & { signal?: AbortSignal; progress?: LoadProgressTracker; owned?: Tensor[] },
+): Promise<SiglipWeights> {
+  if (names.layers.length > config.numLayers) {
+    throw new ConfigError(`SigLIP: ${names.layers.length} layers requested, the config has ${config.numLayers}`);
+  }
+  checkpoint.require(allSiglipWeightNames(names, options));
+  const dtypes = siglipTensorDtypes(names, options);
+  const d = config.hiddenSize;
+  const cols = config.numChannels * config.patchSize * config.patchSize;
+  const get = async (name: string, expected: readonly number[], as?: readonly number[]): Promise<Tensor> => {
+    const shape = checkpoint.info(name).shape;
+    if (shape.length !== expected.length || shape.some((x, i) => x !== expected[i])) {
+      throw new ConfigError(`${name} has shape [${shape.join(', ')}], the config implies [${expected.join(', ')}]`);
+    }
+    const t = await uploadTensor(ctx, checkpoint, name, { as: dtypes.get(name)!, signal: options.signal, progress: options.progress });
+    options.owned?.push(t);
+    return as ? t.reshape(as) : t;
+  };
+  const linear = async (p: WeightBias, out: number, inp: number): Promise<Linear> => ({
+    weight: await get(p.weight, [out, inp]),
+    bias: await get(p.bias, [out]),
+  });
+  const norm = async (p: WeightBias): Promise<Linear> => ({ weight: await get(p.weight, [d]), bias: await get(p.bias, [d]) });
+  const layers: SiglipLayerWeights[] = [];
+  for (const l of names.layers) {
+    layers.push({
+      norm1: await norm(l.norm1),
+      q: await linear(l.q, d, d),
+      k: await linear(l.k, d, d),
+      v: await linear(l.v, d, d),
+      out: await linear(l.out, d, d),
+      norm2: await norm(l.norm2),
+      fc1: await linear(l.fc1, config.intermediateSize, d),
+      fc2: await linear(l.fc2, d, config.intermediateSize),
+    });
+  }
+  return {
+    patchEmbedding: {
+      weight: await get(names.patchEmbedding.weight, [d, config.numChannels, config.patchSize, config.patchSize], [d, cols]),
+      bias: await get(names.patchEmbedding.bias, [d]),
+    },
+    positionEmbedding: await get(names.positionEmbedding, [siglipPatches(config), d]),
+    layers,
+    postLayernorm: options.postLayernorm ? await norm(names.postLayernorm) : null,
+  };
+}
+
+/**
+ * The SigLIP vision transformer on the GPU: patch embedding (im2col + matmul with the conv
+ * bias), learned positions, pre-norm blocks (LN → MHA → residual, LN → MLP(act) → residual),
+ * then optionally the post-layernorm. Runs the layers it was given (all of them, or only those
+ * that feed a LLaVA feature layer) and returns f32 [patches, hidden].
+ */
+export class SiglipVisionTower {
+  readonly postLayernorm: boolean;
+
+  constructor(
+    private readonly ctx: GpuContext,
+    readonly config: SiglipVisionConfig,
+    readonly weights: SiglipWeights,
+    options: SiglipOptions,
+  ) {
+    if (options.postLayernorm && !weights.postLayernorm) throw new Error('SiglipVisionTower: postLayernorm requested but its weights were not loaded');
+    if (weights.layers.length > config.numLayers) {
+      throw new Error(`SiglipVisionTower: ${weights.layers.length} layers given, the config has ${config.numLayers}`);
+    }
+    this.postLayernorm = options.postLayernorm;
+  }
+
+  get gridSize(): number {
+    return siglipGridSize(this.config);
+  }
+
+  get patches(): number {
+    return siglipPatches(this.config);
+  }
+
+  /** pixels: CHW f32 of the configured size → f32 [patches, hidden]. */
+  forward(pixels: Float32Array): Tensor {
+    const { ctx, config: c, weights: w } = this;
+    const S = c.imageSize;
+    if (pixels.length !== c.numChannels * S * S) {
+      throw new Error(`SiglipVisionTower: expected ${c.numChannels * S * S} pixel values (${c.numChannels}×${S}×${S}), got ${pixels.length}`);
+    }
+    const T = this.patches;
+    const d = c.hiddenSize;
+    const heads = c.numHeads;
+    const hd = d / heads;
+    const eps = c.layerNormEps;
+    const cols = im2col(pixels, c.numChannels, S, S, c.patchSize);
+    const patchRows = ctx.upload(cols, [T, c.numChannels * c.patchSize * c.patchSize], 'f32', 'siglipPatches');
+    const patchEmb = ops.matmul(ctx, patchRows, w.patchEmbedding.weight, w.patchEmbedding.bias);
+    patchRows.dispose();
+    let h = ops.add(ctx, patchEmb, w.positionEmbedding);
+    patchEmb.dispose();
+    for (const layer of w.layers) {
+      const x1 = ops.layernorm(ctx, h, layer.norm1.weight, layer.norm1.bias, eps);
+      const q = ops.matmul(ctx, x1, layer.q.weight, layer.q.bias);
+      const k = ops.matmul(ctx, x1, layer.k.weight, layer.k.bias);
+      const v = ops.matmul(ctx, x1, layer.v.weight, layer.v.bias);
+      x1.dispose();
+      const attn = ops.attention(ctx, q.reshape([T, heads, hd]), k.reshape([T, heads, hd]), v.reshape([T, heads, hd]), {
+        kvLen: T,
+        causal: false,
+        scale: 1 / Math.sqrt(hd),
+        rowStats: null,
+      });
+      q.dispose();
+      k.dispose();
+      v.dispose();
+      const o = ops.matmul(ctx, attn.reshape([T, d]), layer.out.weight, layer.out.bias);
+      attn.dispose();
+      const h2 = ops.add(ctx, h, o);
+      h.dispose();
+      o.dispose();
+      const x2 = ops.layernorm(ctx, h2, layer.norm2.weight, layer.norm2.bias, eps);
+      const f1 = ops.matmul(ctx, x2, layer.fc1.weight, layer.fc1.bias);
+      x2.dispose();
+      ops.activationInPlace(ctx, f1, c.hiddenAct);
+      const f2 = ops.matmul(ctx, f1, layer.fc2.weight, layer.fc2.bias);
+      f1.dispose();
+      h = ops.add(ctx, h2, f2);
+      h2.dispose();
+      f2.dispose();
+    }
+    if (this.postLayernorm) {
+      const post = w.postLayernorm!;
+      const normed = ops.layernorm(ctx, h, post.weight, post.bias, eps);
+      h.dispose();
+      h = normed;
+    }
+    return h;
+  }
+}
