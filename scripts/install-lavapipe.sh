@@ -6,7 +6,8 @@
 # Dawn; the one in bookworm-backports works. We download the .debs from that suite with a
 # private apt state (the system's sources and package state stay untouched) and unpack them
 # with `dpkg -x` into .lavapipe/, then write an ICD json pointing at libvulkan_lvp.so.
-# scripts/with-lavapipe.mjs picks it up from there. Needs network access to Debian's mirror;
+# scripts/with-lavapipe.mjs (tests) and scripts/with-gpu.mjs (CLIs, when the machine has no
+# GPU) pick it up from there. Needs network access to Debian's mirror;
 # does not need root.
 set -euo pipefail
 

@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runFiltered } from './with-gpu.mjs';
 import { lavapipeEnv } from './with-lavapipe.mjs';
 
 const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -35,7 +36,8 @@ if (run(bin('tsc'), ['--noEmit', '-p', 'tsconfig.json']) !== 0) process.exit(1);
 
 const report = join(mkdtempSync(join(tmpdir(), 'fitprune-test-')), 'vitest.json');
 const extra = process.argv.slice(2);
-const status = run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra], gpuEnv);
+// Through the filter that drops Dawn's limit warnings (printed once per test file otherwise).
+const status = await runFiltered('vitest', ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra], gpuEnv);
 
 // One plain closing line that any CI log reader understands.
 if (existsSync(report)) {

@@ -1,38 +1,28 @@
 #!/usr/bin/env node
-// Runs a command with the project's private lavapipe (Mesa's software Vulkan) as the only
-// Vulkan driver, so Dawn (`webgpu` package) has an adapter on a machine without a GPU.
+// The Node GPU tests' wrapper: runs a command with the project's private lavapipe (Mesa's
+// software Vulkan) as the only Vulkan driver, so test results do not depend on the machine's
+// GPU, and without Dawn's limit warnings on stderr. A VK_ICD_FILENAMES set by the caller wins.
+// The CLIs use scripts/with-gpu.mjs instead (the system's GPU when there is one).
 // Usage: node scripts/with-lavapipe.mjs <command> [args...]
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { lavapipeDir, lavapipeOnlyEnv, runFiltered } from './with-gpu.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const dir = process.env.LAVAPIPE_DIR ?? join(root, '.lavapipe');
-const icd = join(dir, 'lvp_icd.json');
-
-export function lavapipeEnv() {
-  if (process.env.VK_ICD_FILENAMES) return {}; // the caller chose a driver
-  if (!existsSync(icd)) return null;
-  const libdir = readFileSync(join(dir, 'libdir'), 'utf8').trim();
-  return {
-    VK_ICD_FILENAMES: icd,
-    LD_LIBRARY_PATH: [libdir, process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
-  };
+/** lavapipe's environment, {} when the caller chose a driver, null when lavapipe is missing. */
+export function lavapipeEnv(env = process.env) {
+  if (env.VK_ICD_FILENAMES) return {};
+  return lavapipeOnlyEnv(env);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const env = lavapipeEnv();
   if (!env) {
     console.error(
-      `No Vulkan driver for Node's WebGPU: lavapipe is not installed in ${dir}.\n` +
+      `No Vulkan driver for Node's WebGPU: lavapipe is not installed in ${lavapipeDir()}.\n` +
         `Install it (no root needed, downloads from Debian's mirror):  bash scripts/install-lavapipe.sh\n` +
         `or point VK_ICD_FILENAMES at another Vulkan ICD json.`,
     );
     process.exit(1);
   }
   const [cmd, ...args] = process.argv.slice(2);
-  const bin = join(root, 'node_modules', '.bin', cmd);
-  const r = spawnSync(existsSync(bin) ? bin : cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
-  process.exit(r.status ?? 1);
+  process.exit(await runFiltered(cmd, args, env));
 }

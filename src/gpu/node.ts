@@ -1,7 +1,8 @@
 /**
  * WebGPU in Node: Dawn through the `webgpu` npm package. Node-only (CLIs, benchmarks, tests);
- * browser code never imports this file. Needs a Vulkan driver: on machines without a GPU run
- * the command under scripts/with-lavapipe.mjs (npm scripts do).
+ * browser code never imports this file. Needs a Vulkan driver: the npm scripts run the CLIs under
+ * scripts/with-gpu.mjs (the system's GPU, else the private lavapipe) and the tests under
+ * scripts/with-lavapipe.mjs (always lavapipe).
  */
 import { create, globals } from 'webgpu';
 
