@@ -45,7 +45,7 @@ try {
   let calibrationSeconds = 0;
   for (const keep of [0.5, 0.3]) {
     const t0 = performance.now();
-    const c = await new Calibrator(engine, samples).run(1 - keep, 'bench-576', { passA });
+    const c = await new Calibrator(engine, samples).run(keep, 'bench-576', { passA });
     calibrationSeconds += (performance.now() - t0) / 1000;
     passA = c.passA;
     policies.push({ name: `fitprune ${keep * 100} %`, policy: { kind: 'fitprune', recipe: c.recipe } });

@@ -44,7 +44,7 @@ try {
         ),
     },
   );
-  const result = await calibrator.run(1 - keep, info.source, { source: values.data });
+  const result = await calibrator.run(keep, info.source, { source: values.data });
   process.stderr.write('\n');
   await writeFile(values.out, `${JSON.stringify(result.recipe, null, 2)}\n`);
   const r = result.recipe;

@@ -74,7 +74,6 @@ function table(rows: EvalRow[]): string {
 
 try {
   const info = await engine.load(await openNodeSource(values.model!), { signal: controller.signal });
-  const config = engine.loadedModel!.config;
   const data = await loadDataset(values.data, values.limit ? Number(values.limit) : undefined);
   const items: EvalItem[] = data.map((d) => {
     if (d.answer === undefined) throw new Error(`${values.data}: every evaluation item needs an "answer"`);
@@ -95,8 +94,7 @@ try {
     return row;
   };
   const rows: EvalRow[] = [];
-  const t = config.text;
-  const model = { hiddenSize: t.hiddenSize, intermediateSize: t.intermediateSize, numLayers: t.numLayers };
+  const model = info.flops.text;
   if (values.budgets) {
     const budgets = values.budgets.split(',').map(Number);
     if (budgets.some((b) => !(b > 0 && b < 1))) fail('--budgets are fractions of FLOPs kept, each in (0, 1)');
@@ -107,17 +105,17 @@ try {
     let passA: PassA | undefined;
     for (const keep of budgets) {
       log(`calibrating for ${(keep * 100).toFixed(0)} % on ${samples.length} samples …\n`);
-      const result = await new Calibrator(engine, samples, { signal: controller.signal }).run(1 - keep, info.source, { passA, source: calibPath });
+      const result = await new Calibrator(engine, samples, { signal: controller.signal }).run(keep, info.source, { passA, source: calibPath });
       passA = result.passA;
       const recipe = result.recipe;
       await run({ kind: 'fitprune', recipe }, keep);
       await run({ kind: 'random', recipe, seed: Number(values.seed) }, keep);
       const K = Number(values['fastv-layer']);
-      await run({ kind: 'fastv', layer: K, ratio: fastvRatioForBudget(model, config.imageTokens, keep, K) }, keep);
+      await run({ kind: 'fastv', layer: K, ratio: fastvRatioForBudget(model, info.imageTokens, keep, K) }, keep);
     }
   } else {
     let recipe: Recipe | undefined;
-    if (values.recipe) recipe = parseRecipe(await readFile(values.recipe, 'utf8'), config);
+    if (values.recipe) recipe = parseRecipe(await readFile(values.recipe, 'utf8'), info);
     const kind = values.policy;
     if ((kind === 'fitprune' || kind === 'random') && !recipe) fail(`--policy ${kind} needs --recipe`);
     const policy: PruningPolicy =

@@ -66,7 +66,7 @@ const api = {
 
   /**
    * Calibrates a FitPrune recipe on the given samples for a budget (fraction of the
-   * reference-convention FLOPs to remove). Pass A is kept in the worker and reused for the next
+   * reference-convention FLOPs to keep). Pass A is kept in the worker and reused for the next
    * budget on the same samples (same `setId`).
    */
   async calibrate(
@@ -118,9 +118,9 @@ const api = {
 
   /** Validates a recipe document against the loaded model (clear refusal otherwise). */
   async checkRecipe(json: string): Promise<Recipe> {
-    const model = (await getEngine()).loadedModel;
+    const model = (await getEngine()).info().model;
     if (!model) throw new Error('load a model before importing a recipe');
-    return parseRecipe(json, model.config);
+    return parseRecipe(json, model);
   },
 
   /** Compiles the pipelines of a request ahead of the first question; returns ms. */

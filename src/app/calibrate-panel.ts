@@ -67,7 +67,7 @@ function renderRecipe(view: HTMLElement, rs: RecipeState | null): void {
   fillKv(dl, [
     ['from', rs.origin],
     ['model', `${r.model.id} (fingerprint ${r.model.fingerprint}, ${r.model.layers} layers)`],
-    ['budget', r.budget !== null ? `${fmtPct(1 - r.budget, 0)} of FLOPs kept (reference convention)` : 'none recorded'],
+    ['budget', r.budget !== null ? `${fmtPct(r.budget, 0)} of FLOPs kept (reference convention)` : 'none recorded'],
     ['FLOPs kept, reference', `${fmtPct(r.flops.reference.ratio)} (${fmtFlops(r.flops.reference.macs)} of ${fmtFlops(r.flops.reference.baselineMacs)} MACs on visual tokens)`, r.flops.reference.ratio, 'recipe-ref'],
     ['FLOPs kept, architecture', arch ? `${fmtPct(arch.ratio)} (${fmtFlops(arch.flops)} of ${fmtFlops(arch.baselineFlops)} FLOPs, whole prefill of a ${arch.promptTokens}-token prompt)` : '—', arch?.ratio, 'recipe-arch'],
     ['alpha', r.alpha !== null ? r.alpha.toFixed(4) : '—', r.alpha ?? undefined, 'recipe-alpha'],
@@ -141,7 +141,7 @@ export function initCalibratePanel(): { onModelLoaded: () => Promise<void> } {
           barText.textContent = progressText(p);
         };
         // The worker's calibrate takes the fraction of FLOPs to REMOVE; the page speaks in kept.
-        const result = await engine().calibrate(set.samples, 1 - keep, id, { setId: set.setId, source: set.source }, Comlink.proxy(onProgress));
+        const result = await engine().calibrate(set.samples, keep, id, { setId: set.setId, source: set.source }, Comlink.proxy(onProgress));
         bar.value = 1;
         barText.textContent = `Done in ${fmtSeconds(result.seconds)}: ${fmtPct(result.recipe.flops.reference.ratio)} of FLOPs kept (reference).`;
         state.setRecipe({ recipe: result.recipe, origin: `calibrated here on ${set.source}`, feasible: result.feasible });

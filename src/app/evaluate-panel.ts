@@ -207,7 +207,7 @@ export function initEvaluatePanel(): void {
             const id = requestId('eval-cal');
             active = id;
             const onCal = (p: CalibrationProgress) => void (barText.textContent = `Calibrating for ${fmtPct(keep, 0)}: ${progressText(p)}`);
-            recipe = (await engine().calibrate(set.samples, 1 - keep, id, { setId: set.setId, source: set.source }, Comlink.proxy(onCal))).recipe;
+            recipe = (await engine().calibrate(set.samples, keep, id, { setId: set.setId, source: set.source }, Comlink.proxy(onCal))).recipe;
             active = null;
           }
           const r = recipe ? { counts: recipe.counts, referenceVisualTokens: recipe.referenceVisualTokens } : null;

@@ -10,15 +10,14 @@ export type PolicyKind = 'fitprune' | 'fastv' | 'random';
 export const FASTV_LAYER = 2;
 export const RANDOM_SEED = 0;
 
+/** The reference convention's model: the family's FLOPs shape says it (no config parsing here). */
 export function referenceModel(info: ModelInfo): ReferenceFlopsModel {
-  const text = (info.config.text_config ?? {}) as { intermediate_size?: unknown };
-  const m = typeof text.intermediate_size === 'number' ? text.intermediate_size : 4 * info.hiddenSize;
-  return { hiddenSize: info.hiddenSize, intermediateSize: m, numLayers: info.textLayers };
+  return info.flops.text;
 }
 
 /** Fraction of reference FLOPs a recipe keeps (what the search aimed for, else what it achieved). */
 export function recipeKeep(r: Recipe): number {
-  return r.budget !== null ? 1 - r.budget : r.flops.reference.ratio;
+  return r.budget ?? r.flops.reference.ratio;
 }
 
 export function buildPolicy(kind: PolicyKind, info: ModelInfo, recipe: Recipe | null, sliderKeep: number): { policy: PruningPolicy; label: string } | { error: string } {

@@ -5,28 +5,19 @@ import type { LoadProgress } from '../load/progress';
 import type { ModelSource } from '../load/source';
 import { MemorySource } from '../load/source';
 import { openSource } from '../load/open';
-import type { LlavaConfig } from '../models/config';
+import { readJson } from '../load/source';
+import type { ModelInfo, VisionLanguageModel, VisualGrid } from '../models/family';
 import type { DecoderHooks } from '../models/hooks';
-import { LlavaModel } from '../models/llava';
 import { ops } from '../models/ops';
+import { familyFor } from '../models/registry';
+import { placeImages } from '../models/vlm';
 import { loadPreprocessor, truncateAtStop, type ImageInput, type Preprocessor } from '../preprocess';
 import { architectureFlops, referenceFlops } from '../prune/flops';
 import { ImageFeatureCache, pixelKey } from './image-cache';
 import { pruningSession, type PruningPolicy, type PruningReport } from '../prune/policies';
-import { architectureShape } from '../prune/recipe';
 import { Sampler, type SamplingOptions } from './sampler';
 
-export interface ModelInfo {
-  source: string;
-  modelType: string;
-  textLayers: number;
-  hiddenSize: number;
-  vocabSize: number;
-  imageSize: number;
-  imageTokens: number;
-  visionFeatureLayer: number;
-  config: LlavaConfig['raw'];
-}
+export type { ModelInfo } from '../models/family';
 
 export interface GenerateRequest {
   /** The user's question; wrapped in the model's chat template unless `rawPrompt`. */
@@ -48,6 +39,8 @@ export interface GenerateRequest {
 }
 
 export interface PruningResult extends PruningReport {
+  /** Where each visual token of this image sits on a grid over the image (heatmaps); null without an image. */
+  grid: VisualGrid | null;
   flops: {
     /** FitPrune's convention: visual tokens only, multiply-accumulates. */
     reference: { ratio: number; macs: number; baselineMacs: number };
@@ -106,7 +99,7 @@ const now = () => performance.now();
 const IMAGE_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class Engine {
-  private model: LlavaModel | null = null;
+  private model: VisionLanguageModel | null = null;
   private preprocessorInstance: Preprocessor | null = null;
   private sourceName = '';
   private busy: Promise<unknown> = Promise.resolve();
@@ -124,26 +117,10 @@ export class Engine {
   }
 
   info(): { adapter: AdapterSummary; model: ModelInfo | null } {
-    const m = this.model;
-    return {
-      adapter: this.ctx.adapter,
-      model: m
-        ? {
-            source: this.sourceName,
-            modelType: m.config.modelType,
-            textLayers: m.config.text.numLayers,
-            hiddenSize: m.config.text.hiddenSize,
-            vocabSize: m.config.text.vocabSize,
-            imageSize: m.config.vision.imageSize,
-            imageTokens: m.imageTokens,
-            visionFeatureLayer: m.config.visionFeatureLayer,
-            config: m.config.raw,
-          }
-        : null,
-    };
+    return { adapter: this.ctx.adapter, model: this.model ? this.model.describe(this.sourceName) : null };
   }
 
-  get loadedModel(): LlavaModel | null {
+  get loadedModel(): VisionLanguageModel | null {
     return this.model;
   }
 
@@ -156,8 +133,10 @@ export class Engine {
   load(ref: ModelRef, options: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {}): Promise<ModelInfo> {
     return this.exclusive(async () => {
       const source = await resolveSource(ref);
+      const config = await readJson(source, 'config.json', { signal: options.signal });
+      const family = familyFor(config); // an unknown model_type is refused before anything else is read
       const preprocessor = await loadPreprocessor(source, { signal: options.signal });
-      const model = await LlavaModel.load(this.ctx, source, options);
+      const model = await family.load(this.ctx, source, config as Record<string, unknown>, options);
       this.imageFeatures.clear();
       this.model?.dispose();
       this.model = model;
@@ -177,11 +156,11 @@ export class Engine {
     const model = this.model;
     if (!model) throw new EngineError('no model loaded: call load() first');
     const t0 = now();
-    const size = model.config.vision.imageSize;
-    const image = { data: new Uint8ClampedArray(size * size * 4).fill(127), width: size, height: size, channels: 4 as const };
-    const counts = new Array<number>(model.config.text.numLayers).fill(0);
+    const image = model.blankImage();
+    const counts = new Array<number>(model.numLayers).fill(0);
     counts[0] = 1;
-    await this.generate({ prompt: 'warm-up', image, maxNewTokens: 2, pruning: { kind: 'fitprune', recipe: { counts, referenceVisualTokens: model.imageTokens } } });
+    const info = model.describe(this.sourceName);
+    await this.generate({ prompt: 'warm-up', image, maxNewTokens: 2, pruning: { kind: 'fitprune', recipe: { counts, referenceVisualTokens: info.imageTokens } } });
     await this.generate({ prompt: 'warm-up', image, maxNewTokens: 2 });
     return now() - t0;
   }
@@ -201,31 +180,41 @@ export class Engine {
     const sampler = new Sampler(request.sampling ?? {});
 
     const prompt = request.rawPrompt ? request.prompt : pre.buildPrompt(request.prompt, { hasImage: Boolean(request.image) });
-    const { inputIds, imageSpans } = pre.encode(prompt, { imageTokenCount: model.imageTokens });
-    if (request.image && imageSpans.length !== 1) {
-      throw new EngineError(`the prompt has ${imageSpans.length} image placeholders; exactly one is needed with an image`);
+    const placeholders = prompt.split(pre.imageToken).length - 1;
+    if (request.image && placeholders !== 1) {
+      throw new EngineError(`the prompt has ${placeholders} image placeholders; exactly one is needed with an image`);
     }
-    if (!request.image && imageSpans.length > 0) {
+    if (!request.image && placeholders > 0) {
       throw new EngineError('the prompt contains an image placeholder but no image was given');
-    }
-    const capacity = inputIds.length + maxNewTokens;
-    if (capacity > model.config.text.maxPositions) {
-      throw new EngineError(`prompt (${inputIds.length} tokens) + ${maxNewTokens} new tokens exceed the model's ${model.config.text.maxPositions} positions`);
     }
 
     const t0 = now();
+    // The family prepares the image (resize, tiles) and says what the placeholder becomes.
+    const prepared = request.image ? await model.prepareImage(request.image, pre) : null;
+    signal?.throwIfAborted();
+    const text = prepared ? prompt.replace(pre.imageToken, () => prepared.promptText) : prompt;
+    const { inputIds, imageRuns } = pre.tokenize(text);
+    let placements;
+    try {
+      placements = placeImages(imageRuns, prepared ? [prepared.visualTokens] : []);
+    } catch (e) {
+      throw new EngineError(`${e instanceof Error ? e.message : String(e)} (does the text contain the image token?)`);
+    }
+    const capacity = inputIds.length + maxNewTokens;
+    if (capacity > model.maxPositions) {
+      throw new EngineError(`prompt (${inputIds.length} tokens) + ${maxNewTokens} new tokens exceed the model's ${model.maxPositions} positions`);
+    }
     const images: Tensor[] = []; // features this request owns (disposed at the end)
     const cachedImages: Tensor[] = []; // owned by the cache
     let imageFeaturesCached = false;
-    if (request.image) {
-      const { pixelValues } = await pre.preprocessImage(request.image);
-      const key = pixelKey(pixelValues);
+    if (prepared) {
+      const key = prepared.tiles.map(pixelKey).join('|');
       const hit = this.imageFeatures.get(key);
       if (hit) {
         cachedImages.push(hit);
         imageFeaturesCached = true;
       } else {
-        const features = model.encodeImage(pixelValues);
+        const features = model.encodeImage(prepared);
         (this.imageFeatures.put(key, features) ? cachedImages : images).push(features);
         await ctx.sync();
       }
@@ -239,15 +228,16 @@ export class Engine {
     let prefillMs = 0;
     let ttft = 0;
     let decodeStart = 0;
-    const visualTokens = imageSpans.reduce((a, sp) => a + sp.end - sp.start, 0);
+    const visualTokens = prepared?.visualTokens ?? 0;
     const pruning = pruningSession(ctx, request.pruning ?? { kind: 'none' }, {
-      numLayers: model.config.text.numLayers,
-      visualTokens: imageSpans[0] ? imageSpans[0].end - imageSpans[0].start : 0,
+      numLayers: model.numLayers,
+      visualTokens,
+      fixedOffsets: placements[0]?.fixedOffsets ?? [],
       recordIndices: request.recordKeptIndices,
     });
     if (request.hooks && pruning.hooks) throw new EngineError('pass either `pruning` or `hooks`, not both');
     try {
-      const { logits, seq } = await model.prefill(inputIds, [...cachedImages, ...images], imageSpans, cache, pruning.hooks ?? request.hooks ?? null);
+      const { logits, seq } = await model.prefill(inputIds, [...cachedImages, ...images], placements, cache, pruning.hooks ?? request.hooks ?? null);
       for (const img of images) img.dispose();
       let next = await this.pick(logits, sampler, true);
       firstLogits = next.logits;
@@ -281,11 +271,12 @@ export class Engine {
       }
       const decodeMs = now() - decodeStart;
       const report = await pruning.report();
-      const t = model.config.text;
-      const refFlops = referenceFlops({ hiddenSize: t.hiddenSize, intermediateSize: t.intermediateSize, numLayers: t.numLayers }, report.visualTokens, report.deleted);
-      const archFlops = architectureFlops(architectureShape(model.config), inputIds.length, report.visualTokens, report.deleted);
+      const shape = model.flopsShape(prepared);
+      const refFlops = referenceFlops(shape.text, report.visualTokens, report.deleted);
+      const archFlops = architectureFlops(shape, inputIds.length, report.visualTokens, report.deleted);
       const pruningResult: PruningResult = {
         ...report,
+        grid: prepared?.grid ?? null,
         flops: {
           reference: { ratio: refFlops.ratio, macs: refFlops.macs, baselineMacs: refFlops.baselineMacs },
           architecture: { ratio: archFlops.ratio, flops: archFlops.flops, baselineFlops: archFlops.baselineFlops },

@@ -124,3 +124,69 @@ export class ClipVisionTower {
     return h;
   }
 }
+
+export interface WeightBiasNames {
+  weight: string;
+  bias: string;
+}
+
+export interface ClipLayerNames {
+  norm1: WeightBiasNames;
+  q: WeightBiasNames;
+  k: WeightBiasNames;
+  v: WeightBiasNames;
+  out: WeightBiasNames;
+  norm2: WeightBiasNames;
+  fc1: WeightBiasNames;
+  fc2: WeightBiasNames;
+}
+
+export interface ClipWeightNames {
+  classEmbedding: string;
+  patchEmbedding: string;
+  positionEmbedding: string;
+  preNorm: WeightBiasNames;
+  /** Only the layers up to the feature layer: later ones are never run (nor downloaded). */
+  layers: ClipLayerNames[];
+}
+
+/** Checkpoint names of a CLIP vision tower under `prefix` (e.g. "vision_tower.vision_model."). */
+export function clipWeightNames(prefix: string, layersRun: number): ClipWeightNames {
+  const wb = (p: string) => ({ weight: `${p}.weight`, bias: `${p}.bias` });
+  return {
+    classEmbedding: `${prefix}embeddings.class_embedding`,
+    patchEmbedding: `${prefix}embeddings.patch_embedding.weight`,
+    positionEmbedding: `${prefix}embeddings.position_embedding.weight`,
+    preNorm: wb(`${prefix}pre_layrnorm`), // sic: the checkpoints spell it so
+    layers: Array.from({ length: layersRun }, (_, i) => {
+      const p = `${prefix}encoder.layers.${i}.`;
+      return {
+        norm1: wb(`${p}layer_norm1`),
+        q: wb(`${p}self_attn.q_proj`),
+        k: wb(`${p}self_attn.k_proj`),
+        v: wb(`${p}self_attn.v_proj`),
+        out: wb(`${p}self_attn.out_proj`),
+        norm2: wb(`${p}layer_norm2`),
+        fc1: wb(`${p}mlp.fc1`),
+        fc2: wb(`${p}mlp.fc2`),
+      };
+    }),
+  };
+}
+
+/** The tower's tensors with their GPU dtypes: matrices and the patch convolution f16, the rest f32. */
+export function clipTensorDtypes(n: ClipWeightNames, into = new Map<string, 'f16' | 'f32'>()): Map<string, 'f16' | 'f32'> {
+  into.set(n.classEmbedding, 'f32');
+  into.set(n.patchEmbedding, 'f16');
+  into.set(n.positionEmbedding, 'f32');
+  into.set(n.preNorm.weight, 'f32');
+  into.set(n.preNorm.bias, 'f32');
+  for (const l of n.layers) {
+    for (const p of Object.values(l)) {
+      into.set(p.weight, 'f32');
+      into.set(p.bias, 'f32');
+    }
+    for (const p of [l.q, l.k, l.v, l.out, l.fc1, l.fc2]) into.set(p.weight, 'f16');
+  }
+  return into;
+}

@@ -8,7 +8,13 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-export interface LlamaTextConfig {
+/**
+ * A Llama-family decoder: Llama, Mistral (Vicuna and Mistral LLaVAs) and Qwen2 share one
+ * forward (RMSNorm, RoPE, grouped-query attention, SwiGLU); Qwen2 adds biases to q/k/v.
+ */
+export interface DecoderConfig {
+  /** text_config.model_type as written (llama, mistral, qwen2). */
+  modelType: 'llama' | 'mistral' | 'qwen2';
   hiddenSize: number;
   intermediateSize: number;
   numLayers: number;
@@ -20,6 +26,8 @@ export interface LlamaTextConfig {
   maxPositions: number;
   vocabSize: number;
   tieWordEmbeddings: boolean;
+  /** q_proj, k_proj and v_proj carry biases (Qwen2; Llama's attention_bias). */
+  qkvBias: boolean;
   hiddenAct: 'silu';
 }
 
@@ -35,24 +43,9 @@ export interface ClipVisionConfig {
   hiddenAct: 'quick_gelu' | 'gelu' | 'gelu_pytorch_tanh';
 }
 
-export interface LlavaConfig {
-  modelType: 'llava';
-  text: LlamaTextConfig;
-  vision: ClipVisionConfig;
-  /** Index into the vision tower's hidden states (negative from the end, HF convention). */
-  visionFeatureLayer: number;
-  /** 'default' drops the CLS token from the features; 'full' keeps it. */
-  visionFeatureSelectStrategy: 'default' | 'full';
-  imageTokenIndex: number;
-  projectorHiddenAct: 'gelu' | 'gelu_pytorch_tanh' | 'quick_gelu' | 'silu';
-  /** Visual tokens one image contributes to the prompt. */
-  imageTokens: number;
-  raw: Record<string, unknown>;
-}
+export type Json = Record<string, unknown>;
 
-type Json = Record<string, unknown>;
-
-function num(obj: Json, key: string, where: string, fallback?: number): number {
+export function num(obj: Json, key: string, where: string, fallback?: number): number {
   const v = obj[key];
   if (v === undefined || v === null) {
     if (fallback !== undefined) return fallback;
@@ -62,49 +55,72 @@ function num(obj: Json, key: string, where: string, fallback?: number): number {
   return v;
 }
 
-function posInt(obj: Json, key: string, where: string, fallback?: number): number {
+export function posInt(obj: Json, key: string, where: string, fallback?: number): number {
   const v = num(obj, key, where, fallback);
   if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${where}.${key} must be a positive integer, got ${v}`);
   return v;
 }
 
-function object(obj: Json, key: string, where: string): Json {
+export function object(obj: Json, key: string, where: string): Json {
   const v = obj[key];
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ConfigError(`${where}.${key} must be an object`);
   return v as Json;
 }
 
-export function parseLlamaText(c: Json, where = 'text_config'): LlamaTextConfig {
-  const type = c['model_type'];
-  if (type !== undefined && type !== 'llama') {
-    throw new ConfigError(`${where}.model_type "${String(type)}" is not supported yet (llama only)`);
+const DECODER_TYPES = ['llama', 'mistral', 'qwen2'] as const;
+
+/** Per-type defaults where the config omits a field (the transformers config classes' defaults). */
+const DECODER_DEFAULTS: Record<DecoderConfig['modelType'], { hidden: number; intermediate: number; layers: number; heads: number; eps: number; theta: number; positions: number; vocab: number; tie: boolean }> = {
+  llama: { hidden: 4096, intermediate: 11008, layers: 32, heads: 32, eps: 1e-6, theta: 10000, positions: 2048, vocab: 32000, tie: false },
+  mistral: { hidden: 4096, intermediate: 14336, layers: 32, heads: 32, eps: 1e-6, theta: 10000, positions: 32768, vocab: 32000, tie: false },
+  qwen2: { hidden: 4096, intermediate: 22016, layers: 32, heads: 32, eps: 1e-6, theta: 10000, positions: 32768, vocab: 151936, tie: false },
+};
+
+/** A Llama-family text_config (model_type llama when absent, as LLaVA-1.5's configs assume). */
+export function parseDecoderConfig(c: Json, where = 'text_config'): DecoderConfig {
+  const type = c['model_type'] ?? 'llama';
+  if (!DECODER_TYPES.includes(type as DecoderConfig['modelType'])) {
+    throw new ConfigError(`${where}.model_type "${String(type)}" is not supported (supported: ${DECODER_TYPES.join(', ')})`);
   }
-  const hiddenSize = posInt(c, 'hidden_size', where, 4096);
-  const numHeads = posInt(c, 'num_attention_heads', where, 32);
+  const modelType = type as DecoderConfig['modelType'];
+  const d = DECODER_DEFAULTS[modelType];
+  const hiddenSize = posInt(c, 'hidden_size', where, d.hidden);
+  const numHeads = posInt(c, 'num_attention_heads', where, d.heads);
   const numKvHeads = posInt(c, 'num_key_value_heads', where, numHeads);
   if (numHeads % numKvHeads !== 0) {
     throw new ConfigError(`${where}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   }
-  const headDim = posInt(c, 'head_dim', where, hiddenSize / numHeads);
-  if (headDim % 2 !== 0) throw new ConfigError(`${where}: head dim ${headDim} must be even for rotary embeddings`);
+  // Mistral and Qwen2 configs may write head_dim: null.
+  const headDim = c['head_dim'] === null ? hiddenSize / numHeads : posInt(c, 'head_dim', where, hiddenSize / numHeads);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new ConfigError(`${where}: head dim ${headDim} must be an even integer for rotary embeddings`);
   const act = c['hidden_act'] ?? 'silu';
   if (act !== 'silu') throw new ConfigError(`${where}.hidden_act "${String(act)}" is not supported (silu)`);
   const scaling = c['rope_scaling'];
   if (scaling !== undefined && scaling !== null) {
     throw new ConfigError(`${where}.rope_scaling is not supported yet (${JSON.stringify(scaling)})`);
   }
+  const maxPositions = posInt(c, 'max_position_embeddings', where, d.positions);
+  // A sliding window shorter than the context changes attention; we run full attention, so
+  // refuse rather than answer differently (Mistral-7B-Instruct-v0.2 and Qwen2 ship it off).
+  const window = c['sliding_window'];
+  const slidingOn = modelType === 'qwen2' ? c['use_sliding_window'] === true : window !== undefined && window !== null;
+  if (slidingOn && typeof window === 'number' && window < maxPositions) {
+    throw new ConfigError(`${where}.sliding_window ${window} is shorter than the ${maxPositions} positions: sliding-window attention is not supported`);
+  }
   return {
+    modelType,
     hiddenSize,
-    intermediateSize: posInt(c, 'intermediate_size', where, 11008),
-    numLayers: posInt(c, 'num_hidden_layers', where, 32),
+    intermediateSize: posInt(c, 'intermediate_size', where, d.intermediate),
+    numLayers: posInt(c, 'num_hidden_layers', where, d.layers),
     numHeads,
     numKvHeads,
     headDim,
-    rmsNormEps: num(c, 'rms_norm_eps', where, 1e-6),
-    ropeTheta: num(c, 'rope_theta', where, 10000),
-    maxPositions: posInt(c, 'max_position_embeddings', where, 2048),
-    vocabSize: posInt(c, 'vocab_size', where, 32000),
-    tieWordEmbeddings: Boolean(c['tie_word_embeddings'] ?? false),
+    rmsNormEps: num(c, 'rms_norm_eps', where, d.eps),
+    ropeTheta: num(c, 'rope_theta', where, d.theta),
+    maxPositions,
+    vocabSize: posInt(c, 'vocab_size', where, d.vocab),
+    tieWordEmbeddings: Boolean(c['tie_word_embeddings'] ?? d.tie),
+    qkvBias: modelType === 'qwen2' || c['attention_bias'] === true,
     hiddenAct: 'silu',
   };
 }
@@ -137,38 +153,3 @@ export function parseClipVision(c: Json, where = 'vision_config'): ClipVisionCon
   };
 }
 
-/** Parses a LLaVA-1.5 style config.json (model_type "llava"). */
-export function parseLlavaConfig(raw: unknown): LlavaConfig {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('config.json must be a JSON object');
-  const c = raw as Json;
-  if (c['model_type'] !== 'llava') {
-    throw new ConfigError(`config.json model_type "${String(c['model_type'])}" is not supported yet (llava)`);
-  }
-  const text = parseLlamaText(object(c, 'text_config', 'config'));
-  const vision = parseClipVision(object(c, 'vision_config', 'config'));
-  const layer = num(c, 'vision_feature_layer', 'config', -2);
-  if (!Number.isInteger(layer) || layer < -(vision.numLayers + 1) || layer > vision.numLayers) {
-    throw new ConfigError(`config.vision_feature_layer ${layer} is outside the vision tower's ${vision.numLayers + 1} hidden states`);
-  }
-  const strategy = c['vision_feature_select_strategy'] ?? 'default';
-  if (strategy !== 'default' && strategy !== 'full') {
-    throw new ConfigError(`config.vision_feature_select_strategy "${String(strategy)}" must be "default" or "full"`);
-  }
-  const act = c['projector_hidden_act'] ?? 'gelu';
-  if (act !== 'gelu' && act !== 'gelu_pytorch_tanh' && act !== 'quick_gelu' && act !== 'silu') {
-    throw new ConfigError(`config.projector_hidden_act "${String(act)}" is not supported`);
-  }
-  const imageTokenIndex = num(c, 'image_token_index', 'config', num(c, 'image_token_id', 'config', 32000));
-  const patches = (vision.imageSize / vision.patchSize) ** 2;
-  return {
-    modelType: 'llava',
-    text,
-    vision,
-    visionFeatureLayer: layer,
-    visionFeatureSelectStrategy: strategy,
-    imageTokenIndex,
-    projectorHiddenAct: act,
-    imageTokens: strategy === 'default' ? patches : patches + 1,
-    raw: c,
-  };
-}

@@ -8,7 +8,14 @@ import type { Tensor } from '../gpu/tensor';
  * no row is gathered.
  *
  * Indices are rows of the CURRENT (possibly already pruned) sequence; `positions` holds each
- * row's ORIGINAL position id, and `visualSpan` the rows that are still visual tokens.
+ * row's ORIGINAL position id, and `visualSpan` the rows of the image's region that are left.
+ *
+ * The visual region: V is the union of the image's visual tokens, from its first image token to
+ * its last. For most families that is one run of image tokens (newline tokens included, as the
+ * paper's LLaVA-NeXT code prunes them); Idefics3 puts tile markers (`<row_1_col_2>`, "\n") between
+ * its runs. Those "fixed" rows stay inside the span as queries of the self statistic but are
+ * never pruned: `pinned` marks them, and policies choose only among the other rows. T is every
+ * row after the span.
  */
 export interface SequenceView {
   /** Rows in the current sequence at this layer's input. */
@@ -19,6 +26,10 @@ export interface SequenceView {
   visualSpan: { start: number; end: number } | null;
   /** Rows of the prompt before any pruning. */
   originalLength: number;
+  /** Offsets from the ORIGINAL span start of the rows inside the span that are not visual tokens (never pruned). */
+  fixedOffsets: readonly number[];
+  /** f32 [length]: +Infinity at fixed rows, 0 elsewhere (added to scores so bottom-k never picks them); null without fixed rows. Gathered with the rows. */
+  pinned: Tensor | null;
 }
 
 export interface AttentionHookArgs {

@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import type { RopeTable } from '../kernels/rope';
 import { ops } from './ops';
-import type { LlamaTextConfig } from './config';
+import type { DecoderConfig } from './config';
 import type { DecoderHooks, KeepRows, SequenceView } from './hooks';
 
 /** GPU weights of one Llama decoder layer (matmul weights f16 [out, in], norms f32). */
@@ -11,6 +11,8 @@ export interface LlamaLayerWeights {
   q: Tensor;
   k: Tensor;
   v: Tensor;
+  /** f32 biases of q/k/v (Qwen2), or null. */
+  qkvBias: { q: Tensor; k: Tensor; v: Tensor } | null;
   o: Tensor;
   postNorm: Tensor;
   gate: Tensor;
@@ -38,7 +40,7 @@ export class KvCache {
 
   constructor(
     ctx: GpuContext,
-    config: LlamaTextConfig,
+    config: DecoderConfig,
     readonly capacity: number,
   ) {
     const shape = [capacity, config.numKvHeads, config.headDim];
@@ -60,8 +62,8 @@ export interface DecoderStepResult {
 }
 
 /**
- * The Llama language model: RMSNorm, RoPE with explicit positions, grouped-query attention
- * over a per-layer KV cache, SwiGLU MLP. Named hooks (see hooks.ts) let pruning policies read
+ * The Llama-family language model (Llama, Mistral, Qwen2 with its q/k/v biases): RMSNorm, RoPE
+ * with explicit positions, grouped-query attention over a per-layer KV cache, SwiGLU MLP. Named hooks (see hooks.ts) let pruning policies read
  * attention and drop rows without touching this code.
  */
 export class LlamaDecoder {
@@ -70,7 +72,7 @@ export class LlamaDecoder {
 
   constructor(
     private readonly ctx: GpuContext,
-    readonly config: LlamaTextConfig,
+    readonly config: DecoderConfig,
     readonly weights: LlamaWeights,
   ) {
     this.scale = 1 / Math.sqrt(config.headDim);
@@ -99,9 +101,9 @@ export class LlamaDecoder {
       const w = this.weights.layers[l]!;
       const T = view.length;
       const xn = ops.rmsnorm(ctx, h, w.inputNorm, c.rmsNormEps);
-      const q = ops.matmul(ctx, xn, w.q).reshape([T, c.numHeads, c.headDim]);
-      const k = ops.matmul(ctx, xn, w.k).reshape([T, c.numKvHeads, c.headDim]);
-      const v = ops.matmul(ctx, xn, w.v);
+      const q = ops.matmul(ctx, xn, w.q, w.qkvBias?.q).reshape([T, c.numHeads, c.headDim]);
+      const k = ops.matmul(ctx, xn, w.k, w.qkvBias?.k).reshape([T, c.numKvHeads, c.headDim]);
+      const v = ops.matmul(ctx, xn, w.v, w.qkvBias?.v);
       xn.dispose();
       ops.ropeInPlace(ctx, q, view.positions, this.rope);
       ops.ropeInPlace(ctx, k, view.positions, this.rope);
@@ -167,13 +169,15 @@ export class LlamaDecoder {
     return { hidden: out, seq: view };
   }
 
-  /** Gathers the residual stream and position ids to the kept rows. */
+  /** Gathers the residual stream, position ids and pinned-row marks to the kept rows. */
   private compact(h: Tensor, view: SequenceView, original: SequenceView, keep: KeepRows): { h: Tensor; view: SequenceView } {
     const hKept = ops.gatherRows(this.ctx, h, keep.keep);
     const posKept = ops.gatherRows(this.ctx, view.positions, keep.keep);
+    const pinnedKept = view.pinned ? ops.gatherRows(this.ctx, view.pinned, keep.keep) : null;
     h.dispose();
     if (view.positions !== original.positions) view.positions.dispose();
-    return { h: hKept, view: { ...view, length: keep.keptCount, positions: posKept, visualSpan: keep.visualSpan } };
+    if (view.pinned && view.pinned !== original.pinned) view.pinned.dispose();
+    return { h: hKept, view: { ...view, length: keep.keptCount, positions: posKept, pinned: pinnedKept, visualSpan: keep.visualSpan } };
   }
 
   /** f32 [rows, vocab] logits of the given rows of final hidden states. */

@@ -66,6 +66,12 @@ export interface Preprocessor {
    * tokenizes (adding <s> as the tokenizer's post-processor says) and locates the image spans in the ids.
    */
   encode(prompt: string, o?: { imageTokenCount?: number }): EncodedPrompt;
+  /**
+   * Tokenizes text whose image placeholders a model family already expanded (image tokens and
+   * any tile markers) and returns the runs of image-token ids in order; the engine assigns runs
+   * to images.
+   */
+  tokenize(text: string): { inputIds: Uint32Array; imageRuns: { start: number; end: number }[] };
   /** Resize, crop, rescale and normalise like the model's (Python) image processor. */
   preprocessImage(image: ImageInput): Promise<PreprocessedImage>;
   /** Token ids → text; special tokens skipped unless asked. An empty list gives "". */
@@ -347,6 +353,19 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
         throw new PreprocessError(`the prompt has ${placeholders} image placeholder(s) but its tokens hold ${imageSpans.length} image(s)`);
       }
       return { inputIds: Uint32Array.from(ids), imageSpans };
+    },
+
+    tokenize(text) {
+      const ids = tokenizer.encode(text);
+      const imageRuns: { start: number; end: number }[] = [];
+      for (let i = 0; i < ids.length; i++) {
+        if (ids[i] !== imageTokenId) continue;
+        const start = i;
+        while (i < ids.length && ids[i] === imageTokenId) i++;
+        imageRuns.push({ start, end: i });
+        i--;
+      }
+      return { inputIds: Uint32Array.from(ids), imageRuns };
     },
 
     async preprocessImage(image) {

@@ -2,11 +2,11 @@
  * Accuracy and cost of a pruning policy on a labelled set, with the engine of the page or the
  * CLI: greedy answers, exact match, FLOPs in both conventions, prefill time.
  */
-import type { Engine } from '../engine/engine';
 import type { ImageInput } from '../preprocess';
 import { isCorrect } from './dataset';
 import { referenceFlops, type ReferenceFlopsModel } from './flops';
 import type { PruningPolicy } from './policies';
+import type { PruneRunner } from './runner';
 
 export interface EvalItem {
   image: ImageInput;
@@ -55,7 +55,7 @@ export function fastvRatioForBudget(model: ReferenceFlopsModel, visualTokens: nu
 }
 
 export async function evaluate(
-  engine: Engine,
+  engine: PruneRunner,
   items: readonly EvalItem[],
   policy: PruningPolicy,
   o: { budget?: number | null; maxNewTokens?: number; signal?: AbortSignal; onProgress?: (done: number, total: number) => void } = {},

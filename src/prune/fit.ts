@@ -53,7 +53,7 @@ export interface SearchStep<T> {
 
 /**
  * Binary search of alpha in [0, 1] until the interval is ≤ `tolerance`, for the smallest
- * alpha whose fit meets the budget (ratio ≤ 1 − budget). Keeps the last FEASIBLE fit (the
+ * alpha whose fit meets the budget (ratio ≤ budget, the fraction of FLOPs kept). Keeps the last FEASIBLE fit (the
  * reference returns the last tried one, which may miss the budget). If even alpha = 1 misses
  * it, returns that fit marked infeasible so the caller can say so.
  */
@@ -63,7 +63,7 @@ export async function searchAlpha<T>(
   o: { tolerance?: number; onStep?: (s: SearchStep<T>, index: number) => void; signal?: AbortSignal } = {},
 ): Promise<{ best: SearchStep<T>; steps: SearchStep<T>[] }> {
   const tolerance = o.tolerance ?? 0.01;
-  const target = 1 - budget;
+  const target = budget;
   const steps: SearchStep<T>[] = [];
   const attempt = async (alpha: number) => {
     o.signal?.throwIfAborted();

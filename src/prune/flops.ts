@@ -11,6 +11,9 @@
  * Both are reported side by side and labelled; budgets are set in the reference convention.
  */
 
+import type { FlopsShape } from '../models/family';
+
+/** What the reference convention reads of a model: its decoder's width, MLP width and depth (FlopsShape['text'] has them). */
 export interface ReferenceFlopsModel {
   hiddenSize: number;
   intermediateSize: number;
@@ -56,26 +59,8 @@ export function referenceFlops(m: ReferenceFlopsModel, visualTokens: number, cou
   return { macs, baselineMacs, ratio: baselineMacs > 0 ? macs / baselineMacs : 1, tokensLeft };
 }
 
-export interface ArchitectureShape {
-  text: {
-    hiddenSize: number;
-    intermediateSize: number;
-    numLayers: number;
-    numHeads: number;
-    numKvHeads: number;
-    headDim: number;
-    vocabSize: number;
-  };
-  vision: {
-    hiddenSize: number;
-    intermediateSize: number;
-    /** Layers actually run (up to the feature layer). */
-    layersRun: number;
-    tokens: number;
-    patchInputs: number;
-  } | null;
-  projector: { inputSize: number; hiddenSize: number; outputSize: number; tokens: number } | null;
-}
+/** The model's compute shape, as its family describes it (src/models/family.ts). */
+export type ArchitectureShape = FlopsShape;
 
 export interface ArchitectureFlops {
   /** FLOPs (2 per multiply-accumulate) of the whole prefill with the given pruning. */
@@ -114,11 +99,12 @@ export function architectureFlops(a: ArchitectureShape, promptTokens: number, vi
   let vision = 0;
   if (a.vision) {
     const v = a.vision;
-    vision =
-      (v.tokens - 1) * v.patchInputs * v.hiddenSize +
+    const perTile =
+      v.patches * v.patchInputs * v.hiddenSize +
       v.layersRun * (4 * v.tokens * v.hiddenSize ** 2 + 2 * v.tokens ** 2 * v.hiddenSize + 2 * v.tokens * v.hiddenSize * v.intermediateSize);
+    vision = v.tiles * perTile;
   }
-  const projector = a.projector ? a.projector.tokens * (a.projector.inputSize * a.projector.hiddenSize + a.projector.hiddenSize * a.projector.outputSize) : 0;
+  const projector = a.connector ? a.connector.tokens * a.connector.linears.reduce((s, [i, o]) => s + i * o, 0) : 0;
   const lmHead = t.hiddenSize * t.vocabSize;
   const pruned = lm(counts);
   const unpruned = lm(counts.map(() => 0));

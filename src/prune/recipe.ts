@@ -3,11 +3,15 @@
  * model under a FLOPs budget. Stored as a versioned JSON document that names the model (id and
  * a fingerprint of its config) so a recipe is never applied to a model it was not made for.
  */
-import type { LlavaConfig } from '../models/config';
-import { architectureFlops, referenceFlops, type ArchitectureShape } from './flops';
+import type { ModelInfo } from '../models/family';
+import { architectureFlops, referenceFlops } from './flops';
 
 export const RECIPE_FORMAT = 'fitprune-web/recipe';
-export const RECIPE_VERSION = 1;
+/**
+ * 2: `budget` is the fraction of reference FLOPs KEPT (as everywhere else). Version 1 stored the
+ * fraction removed; parseRecipe migrates it (the only place that flips it).
+ */
+export const RECIPE_VERSION = 2;
 
 export interface Recipe {
   format: typeof RECIPE_FORMAT;
@@ -15,7 +19,7 @@ export interface Recipe {
   model: { id: string; fingerprint: string; layers: number; hiddenSize: number; intermediateSize: number };
   /** Visual tokens per image the counts were fitted for (N_ref). */
   referenceVisualTokens: number;
-  /** Fraction of the reference-convention FLOPs removed that the search aimed for (0–1). */
+  /** Fraction of the reference-convention FLOPs kept that the search aimed for (0–1). */
   budget: number | null;
   alpha: number | null;
   calibration: { samples: number; source: string; seconds: number; searchSteps: number } | null;
@@ -34,55 +38,28 @@ export class RecipeError extends Error {
   override readonly name = 'RecipeError';
 }
 
-/** FNV-1a over the config fields that decide the forward pass: same fingerprint, same model. */
-export function configFingerprint(config: LlavaConfig): string {
-  const t = config.text;
-  const v = config.vision;
-  const key = JSON.stringify([
-    config.modelType,
-    [t.hiddenSize, t.intermediateSize, t.numLayers, t.numHeads, t.numKvHeads, t.headDim, t.vocabSize, t.ropeTheta],
-    [v.hiddenSize, v.intermediateSize, v.numLayers, v.numHeads, v.imageSize, v.patchSize],
-    config.visionFeatureLayer,
-    config.visionFeatureSelectStrategy,
-    config.imageTokenIndex,
-  ]);
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
-  return h.toString(16).padStart(8, '0');
-}
-
-export function architectureShape(config: LlavaConfig): ArchitectureShape {
-  const t = config.text;
-  const v = config.vision;
-  const layersRun = config.visionFeatureLayer < 0 ? v.numLayers + 1 + config.visionFeatureLayer : config.visionFeatureLayer;
-  const patches = (v.imageSize / v.patchSize) ** 2;
-  return {
-    text: { hiddenSize: t.hiddenSize, intermediateSize: t.intermediateSize, numLayers: t.numLayers, numHeads: t.numHeads, numKvHeads: t.numKvHeads, headDim: t.headDim, vocabSize: t.vocabSize },
-    vision: { hiddenSize: v.hiddenSize, intermediateSize: v.intermediateSize, layersRun, tokens: patches + 1, patchInputs: v.numChannels * v.patchSize ** 2 },
-    projector: { inputSize: v.hiddenSize, hiddenSize: t.hiddenSize, outputSize: t.hiddenSize, tokens: config.imageTokens },
-  };
-}
+/** What a recipe reads of the model it is for (a loaded model's ModelInfo has it all). */
+export type RecipeModel = Pick<ModelInfo, 'fingerprint' | 'flops' | 'imageTokens' | 'textLayers'>;
 
 export function makeRecipe(
-  config: LlavaConfig,
+  model: RecipeModel,
   modelId: string,
   counts: number[],
-  o: { budget?: number | null; alpha?: number | null; calibration?: Recipe['calibration']; promptTokens?: number } = {},
+  o: { budget?: number | null; alpha?: number | null; calibration?: Recipe['calibration']; promptTokens?: number; referenceVisualTokens?: number } = {},
 ): Recipe {
-  if (counts.length !== config.text.numLayers) {
-    throw new RecipeError(`a recipe needs ${config.text.numLayers} per-layer counts for this model, got ${counts.length}`);
+  const L = model.textLayers;
+  if (counts.length !== L) {
+    throw new RecipeError(`a recipe needs ${L} per-layer counts for this model, got ${counts.length}`);
   }
-  const N = config.imageTokens;
-  const ref = referenceFlops({ hiddenSize: config.text.hiddenSize, intermediateSize: config.text.intermediateSize, numLayers: config.text.numLayers }, N, counts);
+  const N = o.referenceVisualTokens ?? model.imageTokens;
+  const t = model.flops.text;
+  const ref = referenceFlops(t, N, counts);
   const promptTokens = o.promptTokens ?? N + 32;
-  const arch = architectureFlops(architectureShape(config), promptTokens, N, counts);
+  const arch = architectureFlops(model.flops, promptTokens, N, counts);
   return {
     format: RECIPE_FORMAT,
     version: RECIPE_VERSION,
-    model: { id: modelId, fingerprint: configFingerprint(config), layers: config.text.numLayers, hiddenSize: config.text.hiddenSize, intermediateSize: config.text.intermediateSize },
+    model: { id: modelId, fingerprint: model.fingerprint, layers: L, hiddenSize: t.hiddenSize, intermediateSize: t.intermediateSize },
     referenceVisualTokens: N,
     budget: o.budget ?? null,
     alpha: o.alpha ?? null,
@@ -97,13 +74,13 @@ export function makeRecipe(
 }
 
 /** Imports the seed paper's released per-layer arrays (e.g. LLaVA-1.5-7B "reduction 60"). */
-export function recipeFromReleasedCounts(config: LlavaConfig, modelId: string, counts: number[], referenceVisualTokens = config.imageTokens): Recipe {
-  const r = makeRecipe(config, modelId, counts);
+export function recipeFromReleasedCounts(model: RecipeModel, modelId: string, counts: number[], referenceVisualTokens = model.imageTokens): Recipe {
+  const r = makeRecipe(model, modelId, counts);
   return { ...r, referenceVisualTokens };
 }
 
-/** Parses and validates a recipe for `config`; every refusal says why. */
-export function parseRecipe(json: unknown, config: LlavaConfig): Recipe {
+/** Parses, migrates (version 1 → 2) and validates a recipe for `model`; every refusal says why. */
+export function parseRecipe(json: unknown, model: Pick<RecipeModel, 'fingerprint' | 'textLayers'>): Recipe {
   if (typeof json === 'string') {
     try {
       json = JSON.parse(json);
@@ -114,15 +91,21 @@ export function parseRecipe(json: unknown, config: LlavaConfig): Recipe {
   const r = json as Partial<Recipe> | null;
   if (!r || typeof r !== 'object') throw new RecipeError('the recipe must be a JSON object');
   if (r.format !== RECIPE_FORMAT) throw new RecipeError(`not a fitprune-web recipe (format ${JSON.stringify(r.format)}, expected "${RECIPE_FORMAT}")`);
-  if (r.version !== RECIPE_VERSION) throw new RecipeError(`recipe version ${String(r.version)} is not supported (expected ${RECIPE_VERSION})`);
+  if ((r.version as number) === 1) {
+    // Version 1 stored the fraction of FLOPs removed; everything now speaks of the fraction kept.
+    const removed = (r as { budget?: unknown }).budget;
+    (r as { budget: number | null }).budget = typeof removed === 'number' ? 1 - removed : null;
+    (r as { version: number }).version = RECIPE_VERSION;
+  }
+  if (r.version !== RECIPE_VERSION) throw new RecipeError(`recipe version ${String(r.version)} is not supported (expected 1 or ${RECIPE_VERSION})`);
   if (!Array.isArray(r.counts) || !r.counts.every((k) => Number.isInteger(k) && k >= 0)) {
     throw new RecipeError('recipe "counts" must be a list of non-negative integers');
   }
   if (!r.model || typeof r.model !== 'object') throw new RecipeError('recipe "model" is missing');
-  if (r.counts.length !== config.text.numLayers || r.model.layers !== config.text.numLayers) {
-    throw new RecipeError(`the recipe is for a ${r.model.layers ?? r.counts.length}-layer model; this model has ${config.text.numLayers} layers`);
+  if (r.counts.length !== model.textLayers || r.model.layers !== model.textLayers) {
+    throw new RecipeError(`the recipe is for a ${r.model.layers ?? r.counts.length}-layer model; this model has ${model.textLayers} layers`);
   }
-  const fp = configFingerprint(config);
+  const fp = model.fingerprint;
   if (r.model.fingerprint !== fp) {
     throw new RecipeError(`the recipe was made for another model ("${r.model.id}", config fingerprint ${r.model.fingerprint}); this model's fingerprint is ${fp}`);
   }

@@ -4,8 +4,22 @@
  */
 import { Rng } from '../util/random';
 import { attentionStats, headMeanAttention } from './attention';
-import type { ReferencePruneArgs, ReferencePruner, ReferencePruneResult } from './llava';
+import type { ReferencePruneArgs, ReferencePruner, ReferencePruneResult } from './decoder';
 import { bottomKKeep } from './bottomk-select';
+
+/** Span offsets of the rows that are visual tokens (not pinned tile markers). */
+function visualOffsets(a: ReferencePruneArgs): number[] {
+  const span = a.visualSpan!;
+  const out: number[] = [];
+  for (let r = span.start; r < span.end; r++) if (!a.pinned[r]) out.push(r - span.start);
+  return out;
+}
+
+/** Scores with pinned rows set to +Infinity, so bottom-k never picks them. */
+function guard(a: ReferencePruneArgs, score: Float32Array): Float32Array {
+  const span = a.visualSpan!;
+  return score.map((x, j) => (a.pinned[span.start + j] ? Infinity : x));
+}
 
 function cut(a: ReferencePruneArgs, keep: number[], k: number): ReferencePruneResult {
   const span = a.visualSpan!;
@@ -19,9 +33,9 @@ export function referenceFitPrune(counts: readonly number[]): ReferencePruner {
       const span = a.visualSpan;
       if (!span || !counts[a.layer]) return null;
       const T = a.positions.length;
-      const k = Math.min(counts[a.layer]!, span.end - span.start);
+      const k = Math.min(counts[a.layer]!, visualOffsets(a).length);
       const { selfSum, crossSum } = attentionStats(a.q, a.k, a.args, { visStart: span.start, visEnd: span.end, selfRows: [span.start, span.end], crossRows: [span.end, T] });
-      const score = crossSum.map((c, j) => c * selfSum[j]!);
+      const score = guard(a, crossSum.map((c, j) => c * selfSum[j]!));
       return cut(a, bottomKKeep(score, k, span.start, T), k);
     },
   };
@@ -35,8 +49,9 @@ export function referenceRandomPrune(counts: readonly number[], seed: number): R
       const span = a.visualSpan;
       if (!span || !counts[a.layer]) return null;
       const T = a.positions.length;
-      const k = Math.min(counts[a.layer]!, span.end - span.start);
-      const drop = new Set(rng.sortedSubset(span.end - span.start, k).map((j) => span.start + j));
+      const visual = visualOffsets(a);
+      const k = Math.min(counts[a.layer]!, visual.length);
+      const drop = new Set(rng.sortedSubset(visual.length, k).map((j) => span.start + visual[j]!));
       return cut(a, Array.from({ length: T }, (_, i) => i).filter((i) => !drop.has(i)), k);
     },
   };
@@ -54,8 +69,8 @@ export function referenceFastV(K: number, R: number): ReferencePruner {
     },
     afterLayer(a) {
       if (a.layer !== K - 1 || !a.visualSpan || !scores) return null;
-      const k = Math.floor(R * (a.visualSpan.end - a.visualSpan.start));
-      return cut(a, bottomKKeep(scores, k, a.visualSpan.start, a.positions.length), k);
+      const k = Math.floor(R * visualOffsets(a).length);
+      return cut(a, bottomKKeep(guard(a, scores), k, a.visualSpan.start, a.positions.length), k);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
+import type { LlavaModel } from '../../src/models/llava/model';
 import { referenceGenerate, referenceImageFeatures } from '../../src/reference/llava';
 import { makeTinyLlava, type PresetName } from '../../tools/tiny-llava';
 import { expectClose } from '../helpers/compare';
@@ -26,7 +27,7 @@ describe('LLaVA end to end vs the CPU reference', () => {
       const engine = await Engine.create({ gpu: g.__FITPRUNE_TEST_GPU__ });
       try {
         const info = await engine.load({ files, name: `tiny seed ${rng.seed}` });
-        const model = engine.loadedModel!;
+        const model = engine.loadedModel as LlavaModel;
         const ref = await referenceWeights(files);
         const image = testImage(rng, c.size[0], c.size[1]);
         const pre = engine.preprocessor!;
@@ -35,23 +36,20 @@ describe('LLaVA end to end vs the CPU reference', () => {
 
         // Vision features and projector output.
         const expected = referenceImageFeatures(ref, pixelValues);
-        const vision = model.visionFeatures(pixelValues);
-        expectClose(await readF32(engine.ctx, vision), expected.vision, TOLERANCE, `vision features, seed ${rng.seed}`);
-        const projected = model.encodeImage(pixelValues);
-        expectClose(await readF32(engine.ctx, projected), expected.projected, TOLERANCE, `projector, seed ${rng.seed}`);
-        vision.dispose();
+        const projected = model.tileFeatures(pixelValues);
+        expectClose(await readF32(engine.ctx, projected), expected.projected, TOLERANCE, `tower + projector, seed ${rng.seed}`);
         projected.dispose();
 
         // Greedy generation: first logits close, same tokens.
         const result = await engine.generate({ prompt: 'What is the color of the square?', image, maxNewTokens: 6 });
-        const prompt = pre.encode(pre.buildPrompt('What is the color of the square?', { hasImage: true }), { imageTokenCount: model.imageTokens });
+        const prompt = pre.encode(pre.buildPrompt('What is the color of the square?', { hasImage: true }), { imageTokenCount: info.imageTokens });
         expect(prompt.imageSpans).toHaveLength(1);
-        expect(prompt.imageSpans[0]!.end - prompt.imageSpans[0]!.start).toBe(model.imageTokens);
+        expect(prompt.imageSpans[0]!.end - prompt.imageSpans[0]!.start).toBe(info.imageTokens);
         const refGen = referenceGenerate(ref, prompt.inputIds, prompt.imageSpans[0]!, pixelValues, 6, pre.eosTokenIds);
         expectClose(result.firstLogits!, refGen.logits[0]!, TOLERANCE, `first logits, seed ${rng.seed}`);
         expect(result.tokens, `greedy tokens, seed ${rng.seed}`).toEqual(refGen.tokens);
         expect(result.usage.promptTokens).toBe(prompt.inputIds.length);
-        expect(result.usage.visualTokens).toBe(model.imageTokens);
+        expect(result.usage.visualTokens).toBe(info.imageTokens);
         engine.ctx.assertNoErrors();
       } finally {
         engine.dispose();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine, type GenerateResult } from '../../src/engine/engine';
 import type { PruningPolicy } from '../../src/prune/policies';
-import { referenceGenerate, type ReferenceLlavaWeights, type ReferencePruner } from '../../src/reference/llava';
+import type { ReferencePruner } from '../../src/reference/decoder';
+import { referenceGenerate, type ReferenceLlavaWeights } from '../../src/reference/llava';
 import { referenceFastV, referenceFitPrune, referenceRandomPrune } from '../../src/reference/prune';
 import type { Preprocessor } from '../../src/preprocess';
 import { makeTinyLlava } from '../../tools/tiny-llava';

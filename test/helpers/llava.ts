@@ -5,8 +5,8 @@
 import { openCheckpoint } from '../../src/load/checkpoint';
 import { toFloat16Bits, toFloat32 } from '../../src/load/convert';
 import { MemorySource, readJson } from '../../src/load/source';
-import { parseLlavaConfig } from '../../src/models/config';
-import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames, allLlavaWeightNames } from '../../src/models/llava-weights';
+import { parseLlavaConfig } from '../../src/models/llava/config';
+import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames } from '../../src/models/llava/weights';
 import type { ReferenceLlavaWeights } from '../../src/reference/llava';
 import { fromHalfBits } from '../../src/util/half';
 import type { Rng } from '../../src/util/random';
@@ -18,7 +18,7 @@ export async function referenceWeights(files: ReadonlyMap<string, Uint8Array>): 
   const names = llavaWeightNames(config, detectLlavaLayout(checkpoint.tensors.keys())!);
   const dtypes = llavaTensorDtypes(names);
   const values = new Map<string, Float32Array>();
-  for (const name of allLlavaWeightNames(names)) {
+  for (const name of dtypes.keys()) {
     const info = checkpoint.info(name);
     const bytes = await checkpoint.read(name);
     values.set(name, dtypes.get(name) === 'f16' ? fromHalfBits(toFloat16Bits(bytes, info.dtype)) : toFloat32(bytes, info.dtype));

@@ -37,7 +37,7 @@ describe('demo model: runtime reference forward vs the trainer', () => {
       const [weights, pre] = await setup;
       const { inputIds, imageSpans } = pre.encode(pre.buildPrompt(v.question, { hasImage: true }));
       expect(inputIds.length).toBe(v.promptTokens);
-      expect(imageSpans).toEqual([{ start: imageSpans[0]!.start, end: imageSpans[0]!.start + weights.config.imageTokens }]);
+      expect(imageSpans).toEqual([{ start: imageSpans[0]!.start, end: imageSpans[0]!.start + weights.config.tileTokens }]);
       const { pixelValues } = await pre.preprocessImage(await readImageFile(join(EMBEDDED_MODEL.data.dir, v.image)));
       const out = referenceGenerate(weights, inputIds, imageSpans[0]!, pixelValues, 2, pre.eosTokenIds);
       const logits = out.logits[0]!;

@@ -38,8 +38,8 @@ describe('reference FLOPs convention', () => {
 describe('architecture FLOPs', () => {
   const shape = {
     text: { hiddenSize: 4096, intermediateSize: 11008, numLayers: 32, numHeads: 32, numKvHeads: 32, headDim: 128, vocabSize: 32064 },
-    vision: { hiddenSize: 1024, intermediateSize: 4096, layersRun: 23, tokens: 577, patchInputs: 588 },
-    projector: { inputSize: 1024, hiddenSize: 4096, outputSize: 4096, tokens: 576 },
+    vision: { hiddenSize: 1024, intermediateSize: 4096, layersRun: 23, tokens: 577, patches: 576, patchInputs: 588, tiles: 1 },
+    connector: { tokens: 576, linears: [[1024, 4096], [4096, 4096]] as [number, number][] },
   };
 
   it('counts text tokens too, so the saving is smaller than in the reference convention', () => {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { CLIPImageProcessor, LlavaProcessor, RawImage } from '@huggingface/transformers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemorySource, readJson } from '../../src/load/source';
-import { parseLlavaConfig } from '../../src/models/config';
+import { parseLlavaConfig } from '../../src/models/llava/config';
 import { llavaImageTokenCount, loadPreprocessor, truncateAtStop, type Preprocessor } from '../../src/preprocess';
 import { readImageFile } from '../../src/preprocess/node';
 import { encodePng } from '../../tools/png';
@@ -93,7 +93,7 @@ describe('preprocessing with transformers.js (tokenizer, chat template, image pr
       const { pre: p, config } = await setup(preset);
       // 'default' drops CLS: 64 patches → 64 tokens; 'full' keeps it: 65 (as Python's LlavaProcessor).
       expect(p.imageTokenCount).toBe(expected);
-      expect(config.imageTokens).toBe(expected);
+      expect(config.tileTokens).toBe(expected);
       const prompt = p.buildPrompt('Describe the image.', { hasImage: true });
       const { inputIds, imageSpans } = p.encode(prompt); // count defaults to the processor's
       expect(imageSpans).toHaveLength(1);

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/load/checkpoint';
 import { headerLength, parseHeader, type SafetensorsHeader } from '../../src/load/safetensors';
 import { MemorySource, readJson } from '../../src/load/source';
-import { parseLlavaConfig } from '../../src/models/config';
-import { allLlavaWeightNames, detectLlavaLayout, llavaWeightNames } from '../../src/models/llava-weights';
+import { parseLlavaConfig } from '../../src/models/llava/config';
+import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames } from '../../src/models/llava/weights';
 import { referenceGenerate } from '../../src/reference/llava';
 import { bf16BitsToFloat } from '../../src/util/half';
 import { buildTinyTokenizer, LLAVA_CHAT_TEMPLATE, makeTinyLlava, presetImageTokens, PRESETS, type PresetName, type TinyLlavaPreset } from '../../tools/tiny-llava';
@@ -161,12 +161,12 @@ describe('tiny LLaVA checkpoint generator', () => {
         const files = makeTinyLlava({ seed: 1, preset, ...variant });
         const source = new MemorySource(files);
         const config = parseLlavaConfig(await readJson(source, 'config.json'));
-        expect(config.imageTokens).toBe(presetImageTokens(PRESETS[preset]));
+        expect(config.tileTokens).toBe(presetImageTokens(PRESETS[preset]));
         const ck = await openCheckpoint(source);
         const layout = detectLlavaLayout(ck.tensors.keys());
         expect(layout).toBe(variant.layout);
         const names = llavaWeightNames(config, layout!);
-        ck.require(allLlavaWeightNames(names));
+        ck.require(llavaTensorDtypes(names).keys());
         const t = config.text;
         expect(ck.info(names.text.layers[0]!.k).shape).toEqual([t.numKvHeads * t.headDim, t.hiddenSize]);
         expect(ck.info(names.text.embed).dtype).toBe(variant.dtype === 'bf16' ? 'BF16' : 'F32');
@@ -277,7 +277,7 @@ describe('tiny LLaVA checkpoint generator', () => {
       for (const seed of [1, 2]) {
         const files = makeTinyLlava({ seed, preset });
         const w = await referenceWeights(files);
-        const n = w.config.imageTokens;
+        const n = w.config.tileTokens;
         const S = w.config.vision.imageSize;
         // <s> USER : ▁ [image × n] ▁ <0x0A> … ASSISTANT : — the ids only matter as a plausible prompt.
         const ids = Uint32Array.from([1, 300, 320, 340, ...Array(n).fill(w.config.imageTokenIndex), 262, 13, 350, 360, 370, 380]);

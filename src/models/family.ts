@@ -1,0 +1,167 @@
+/**
+ * The seam between model families and everything else. A family (src/models/<family>/) turns a
+ * Hugging Face checkpoint into a `VisionLanguageModel`; the engine, pruning, evaluation and the
+ * page talk to these types only and never name a family. Adding a family means one folder
+ * implementing `ModelFamily` plus one line in src/models/registry.ts.
+ */
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import type { LoadProgress } from '../load/progress';
+import type { ModelSource } from '../load/source';
+import type { ImageInput, Preprocessor } from '../preprocess';
+import type { Json } from './config';
+import type { DecoderHooks, SequenceView } from './hooks';
+import type { KvCache } from './llama';
+
+/**
+ * The compute of one prefill as the FLOPs model needs it (src/prune/flops.ts): the decoder's
+ * widths, the vision tower per tile and the connector. Produced by the family, never rebuilt
+ * by hand elsewhere.
+ */
+export interface FlopsShape {
+  text: {
+    hiddenSize: number;
+    intermediateSize: number;
+    numLayers: number;
+    numHeads: number;
+    numKvHeads: number;
+    headDim: number;
+    vocabSize: number;
+  };
+  vision: {
+    hiddenSize: number;
+    intermediateSize: number;
+    /** Encoder layers actually run (up to the feature layer). */
+    layersRun: number;
+    /** Sequence length through the encoder (patches, plus CLS for CLIP). */
+    tokens: number;
+    patches: number;
+    /** Inputs of the patch convolution (C·p·p). */
+    patchInputs: number;
+    /** Tower runs per image (LLaVA-1.5: 1; anyres: base + tiles; Idefics3: tiles + global). */
+    tiles: number;
+  } | null;
+  /** The connector as a chain of linear layers [in, out] over `tokens` rows. */
+  connector: { tokens: number; linears: [number, number][] } | null;
+}
+
+/** What the page and the CLIs show about a loaded model; plain data (crosses the worker boundary). */
+export interface ModelInfo {
+  source: string;
+  /** Registry name of the family that loaded it (llava, llava_next, llava_onevision, idefics3). */
+  family: string;
+  /** config.json model_type, and those of its text and vision parts. */
+  modelType: string;
+  textModelType: string;
+  visionModelType: string;
+  textLayers: number;
+  hiddenSize: number;
+  vocabSize: number;
+  maxPositions: number;
+  visionLayers: number;
+  /** The vision tower's input size (one tile). */
+  imageSize: number;
+  patchSize: number;
+  /** Visual tokens of a reference image (the N_ref recipes are calibrated for when images vary). */
+  imageTokens: number;
+  /** The vision_feature_layer as configured (a list for multi-layer features), or null. */
+  visionFeatureLayer: number | number[] | null;
+  /** Whether the visual-token count depends on the image (anyres, image splitting). */
+  variableImageTokens: boolean;
+  /** The decoder's compute shape for a reference image (FLOPs in both conventions). */
+  flops: FlopsShape;
+  fingerprint: string;
+  config: Json;
+}
+
+/**
+ * Where the visual tokens of one image sit on a grid over the original image, for heatmaps:
+ * `cell[i]` is the row-major cell of visual token i on a rows × cols grid, or −1 for tokens
+ * that are not a place in the image (CLS, newline tokens, a downsized global view).
+ */
+export interface VisualGrid {
+  rows: number;
+  cols: number;
+  cell: Int32Array;
+}
+
+/** An image made ready for one family: pixels per tower run and its place in the prompt. */
+export interface PreparedImage {
+  /** CHW f32 pixels per vision-tower run, in the order the family encodes them. */
+  tiles: Float32Array[];
+  /** Rows of image features = image tokens the prompt holds for it. */
+  visualTokens: number;
+  /** The text that replaces the image placeholder in the prompt (image tokens and any tile markers). */
+  promptText: string;
+  /** Family-specific geometry the encoder needs (tile grid, unpadded size); opaque to callers. */
+  layout: unknown;
+  grid: VisualGrid;
+}
+
+/** The image tokens of one image: its runs of image-token ids and the region they span. */
+export interface ImagePlacement {
+  /** [start, end) runs of image-token rows, in prompt order; features fill them in order. */
+  runs: { start: number; end: number }[];
+  /** From the first run's start to the last run's end: the rows pruning works on. */
+  region: { start: number; end: number };
+  /** Offsets inside the region that are not image tokens (tile markers): never pruned. */
+  fixedOffsets: number[];
+}
+
+export interface PrefillResult {
+  /** f32 [vocab] logits of the last prompt row. */
+  logits: Tensor;
+  /** Rows left after pruning (the decode positions continue from seq.originalLength). */
+  seq: SequenceView;
+}
+
+export interface LoadOptions {
+  signal?: AbortSignal;
+  onProgress?: (p: LoadProgress) => void;
+}
+
+/** A loaded model, whatever its family. */
+export interface VisionLanguageModel {
+  readonly ctx: GpuContext;
+  readonly family: string;
+  readonly numLayers: number;
+  readonly vocabSize: number;
+  readonly maxPositions: number;
+  /** Plain-data description (see ModelInfo); `source` names where it came from. */
+  describe(source: string): ModelInfo;
+  /** Changes whenever a config field that decides the forward pass changes. */
+  fingerprint(): string;
+  /** Compute shape of a prefill with this image (a reference image when omitted). */
+  flopsShape(image?: PreparedImage | null): FlopsShape;
+  /** Resize, tile and normalise like the family's Python processor; where its tokens go in the prompt. */
+  prepareImage(image: ImageInput, pre: Preprocessor): Promise<PreparedImage>;
+  /** A blank image of the tower's size (warm-up). */
+  blankImage(): { data: Uint8ClampedArray; width: number; height: number; channels: 4 };
+  /** Vision tower(s) and connector: f32 [visualTokens, text hidden]. */
+  encodeImage(image: PreparedImage): Tensor;
+  /**
+   * Embeds the prompt, writes each image's features into its runs, runs the decoder with the
+   * hooks seeing the first image's region as the visual span.
+   */
+  prefill(inputIds: Uint32Array, images: readonly Tensor[], placements: readonly ImagePlacement[], cache: KvCache, hooks: DecoderHooks | null): Promise<PrefillResult>;
+  /** One decode step: token at absolute position `position` → f32 [vocab] logits. */
+  decodeStep(token: number, position: number, cache: KvCache): Promise<Tensor>;
+  newCache(capacity: number): KvCache;
+  dispose(): void;
+}
+
+/** One model family: recognises its config.json and loads checkpoints of it. */
+export interface ModelFamily {
+  /** Registry name (the config.json model_type it answers to, e.g. "llava_next"). */
+  readonly name: string;
+  /** Real Hub ids of this family, for suggestions in the page and docs. */
+  readonly examples: readonly string[];
+  /** Whether this family handles a config.json (model_type and, where it matters, its parts). */
+  accepts(config: Json): boolean;
+  /** Reads the checkpoint's headers, checks names and sizes, uploads the weights (progress, abort). */
+  load(ctx: GpuContext, source: ModelSource, config: Json, options: LoadOptions): Promise<VisionLanguageModel>;
+}
+
+export class ModelLoadError extends Error {
+  override readonly name = 'ModelLoadError';
+}

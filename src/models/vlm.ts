@@ -1,0 +1,277 @@
+/**
+ * What every family shares: uploading a checkpoint's weights with progress and abort, the
+ * memory check before it, placing image features into the prompt's image tokens, and the
+ * decoder side of generation (prefill with hooks, decode steps, KV cache). A family subclass
+ * adds its vision tower, connector and image preparation.
+ */
+import type { GpuContext } from '../gpu/context';
+import type { Tensor } from '../gpu/tensor';
+import { openCheckpoint, uploadBytes, uploadTensor, type Checkpoint } from '../load/checkpoint';
+import { LoadProgressTracker } from '../load/progress';
+import type { ModelSource } from '../load/source';
+import type { ImageInput, Preprocessor } from '../preprocess';
+import type { DecoderConfig } from './config';
+import {
+  ModelLoadError,
+  type FlopsShape,
+  type ImagePlacement,
+  type LoadOptions,
+  type ModelInfo,
+  type PrefillResult,
+  type PreparedImage,
+  type VisionLanguageModel,
+} from './family';
+import type { DecoderHooks, SequenceView } from './hooks';
+import { KvCache, LlamaDecoder, type LlamaLayerWeights } from './llama';
+import type { DecoderWeightNames } from './llama-weights';
+
+export type GpuDtypes = Map<string, 'f16' | 'f32'>;
+
+/** GPU bytes the weights will take, and the largest single tensor (checked against maxBufferSize). */
+export function weightMemory(checkpoint: Checkpoint, dtypes: GpuDtypes): { bytes: number; largest: { name: string; bytes: number } } {
+  let bytes = 0;
+  let largest = { name: '', bytes: 0 };
+  for (const [name, as] of dtypes) {
+    const b = uploadBytes(checkpoint.info(name), as);
+    bytes += b;
+    if (b > largest.bytes) largest = { name, bytes: b };
+  }
+  return { bytes, largest };
+}
+
+const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/**
+ * Reads a checkpoint's tensors onto the GPU as the dtype map says, with one progress stream.
+ * Everything uploaded is tracked in `owned` so a failed or aborted load frees it.
+ */
+export class WeightUploader {
+  readonly owned: Tensor[] = [];
+  private readonly progress: LoadProgressTracker;
+
+  private constructor(
+    private readonly ctx: GpuContext,
+    readonly checkpoint: Checkpoint,
+    private readonly dtypes: GpuDtypes,
+    private readonly options: LoadOptions,
+  ) {
+    const downloadTotals = new Map<string, number>();
+    let uploadTotal = 0;
+    for (const [name, as] of dtypes) {
+      const info = checkpoint.info(name);
+      downloadTotals.set(info.file, (downloadTotals.get(info.file) ?? 0) + info.end - info.begin);
+      uploadTotal += uploadBytes(info, as);
+    }
+    this.progress = new LoadProgressTracker(downloadTotals, uploadTotal, options.onProgress);
+  }
+
+  /**
+   * Opens the checkpoint (headers only), checks every needed tensor is there and that the
+   * largest fits one GPU buffer, before a single weight byte is downloaded.
+   */
+  static async open(ctx: GpuContext, source: ModelSource, dtypesFor: (tensorNames: Iterable<string>) => GpuDtypes, options: LoadOptions): Promise<WeightUploader> {
+    const checkpoint = await openCheckpoint(source, options);
+    const dtypes = dtypesFor(checkpoint.tensors.keys());
+    checkpoint.require(dtypes.keys());
+    const { bytes, largest } = weightMemory(checkpoint, dtypes);
+    const limit = ctx.adapter.limits.maxBufferSize;
+    if (largest.bytes > limit) {
+      throw new ModelLoadError(
+        `${source.description}: tensor ${largest.name} needs ${MB(largest.bytes)} on the GPU, over this adapter's largest buffer (${MB(limit)}); the weights total ${MB(bytes)}`,
+      );
+    }
+    return new WeightUploader(ctx, checkpoint, dtypes, options);
+  }
+
+  async get(name: string, shape?: number[]): Promise<Tensor> {
+    const as = this.dtypes.get(name);
+    if (!as) throw new Error(`weight ${name} was not planned for upload`);
+    const t = await uploadTensor(this.ctx, this.checkpoint, name, { as, signal: this.options.signal, progress: this.progress });
+    this.owned.push(t);
+    return shape ? t.reshape(shape) : t;
+  }
+
+  async linear(p: { weight: string; bias: string }): Promise<{ weight: Tensor; bias: Tensor }> {
+    return { weight: await this.get(p.weight), bias: await this.get(p.bias) };
+  }
+
+  dispose(): void {
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
+  }
+}
+
+/** Uploads a Llama-family decoder. */
+export async function loadDecoder(ctx: GpuContext, w: WeightUploader, config: DecoderConfig, names: DecoderWeightNames): Promise<LlamaDecoder> {
+  const layers: LlamaLayerWeights[] = [];
+  for (const l of names.layers) {
+    layers.push({
+      inputNorm: await w.get(l.inputNorm),
+      q: await w.get(l.q),
+      k: await w.get(l.k),
+      v: await w.get(l.v),
+      qkvBias: l.qkvBias ? { q: await w.get(l.qkvBias.q), k: await w.get(l.qkvBias.k), v: await w.get(l.qkvBias.v) } : null,
+      o: await w.get(l.o),
+      postNorm: await w.get(l.postNorm),
+      gate: await w.get(l.gate),
+      up: await w.get(l.up),
+      down: await w.get(l.down),
+    });
+  }
+  const embed = await w.get(names.embed);
+  return new LlamaDecoder(ctx, config, { embed, layers, norm: await w.get(names.norm), lmHead: names.lmHead ? await w.get(names.lmHead) : embed });
+}
+
+/**
+ * Groups the prompt's runs of image tokens into images: image i takes runs until it has
+ * `visualTokens[i]` tokens. A run may hold several adjacent images (LLaVA's `<image><image>`).
+ * Throws when the counts do not add up, naming both.
+ */
+export function placeImages(runs: readonly { start: number; end: number }[], visualTokens: readonly number[]): ImagePlacement[] {
+  const total = runs.reduce((a, r) => a + r.end - r.start, 0);
+  const wanted = visualTokens.reduce((a, b) => a + b, 0);
+  if (total !== wanted) {
+    throw new Error(`the prompt holds ${total} image tokens but its ${visualTokens.length} image(s) need ${wanted}`);
+  }
+  const out: ImagePlacement[] = [];
+  let r = 0;
+  let at = runs[0]?.start ?? 0;
+  for (const need of visualTokens) {
+    const mine: { start: number; end: number }[] = [];
+    let left = need;
+    while (left > 0) {
+      const run = runs[r]!;
+      if (at < run.start) at = run.start;
+      const take = Math.min(left, run.end - at);
+      mine.push({ start: at, end: at + take });
+      at += take;
+      left -= take;
+      if (at === run.end) r++;
+    }
+    const region = { start: mine[0]!.start, end: mine[mine.length - 1]!.end };
+    const fixedOffsets: number[] = [];
+    for (let i = 1; i < mine.length; i++) for (let p = mine[i - 1]!.end; p < mine[i]!.start; p++) fixedOffsets.push(p - region.start);
+    out.push({ runs: mine, region, fixedOffsets });
+  }
+  return out;
+}
+
+/** Shared decoder side of every family: a subclass supplies the vision side and the description. */
+export abstract class VlmBase implements VisionLanguageModel {
+  abstract readonly family: string;
+
+  protected constructor(
+    readonly ctx: GpuContext,
+    readonly decoder: LlamaDecoder,
+    private readonly owned: Tensor[],
+  ) {}
+
+  get numLayers(): number {
+    return this.decoder.config.numLayers;
+  }
+  get vocabSize(): number {
+    return this.decoder.config.vocabSize;
+  }
+  get maxPositions(): number {
+    return this.decoder.config.maxPositions;
+  }
+
+  abstract describe(source: string): ModelInfo;
+  abstract fingerprint(): string;
+  abstract flopsShape(image?: PreparedImage | null): FlopsShape;
+  abstract prepareImage(image: ImageInput, pre: Preprocessor): Promise<PreparedImage>;
+  abstract blankImage(): { data: Uint8ClampedArray; width: number; height: number; channels: 4 };
+  abstract encodeImage(image: PreparedImage): Tensor;
+
+  async prefill(inputIds: Uint32Array, images: readonly Tensor[], placements: readonly ImagePlacement[], cache: KvCache, hooks: DecoderHooks | null): Promise<PrefillResult> {
+    const { ctx } = this;
+    const T = inputIds.length;
+    const d = this.decoder.config.hiddenSize;
+    if (images.length !== placements.length) {
+      throw new Error(`prefill: ${placements.length} image(s) placed in the prompt but ${images.length} given`);
+    }
+    const ids = ctx.upload(inputIds, [T], 'u32', 'inputIds');
+    const hidden = this.decoder.embed(ids);
+    ids.dispose();
+    images.forEach((img, i) => {
+      const { runs } = placements[i]!;
+      const rows = runs.reduce((a, r) => a + r.end - r.start, 0);
+      if (img.shape[0] !== rows) throw new Error(`prefill: image ${i} has ${img.shape[0]} feature rows but ${rows} image tokens in the prompt`);
+      let from = 0;
+      for (const run of runs) {
+        const n = run.end - run.start;
+        ctx.copy(img.buffer, from * d * 4, hidden.buffer, run.start * d * 4, n * d * 4);
+        from += n;
+      }
+    });
+    const positions = ctx.upload(Uint32Array.from({ length: T }, (_, i) => i), [T], 'u32', 'positions');
+    // Statistics and pruning act on the first image's region (several images: docs/ARCHITECTURE.md).
+    const first = placements[0];
+    let pinned: Tensor | null = null;
+    if (first && first.fixedOffsets.length > 0) {
+      const marks = new Float32Array(T);
+      for (const o of first.fixedOffsets) marks[first.region.start + o] = Infinity;
+      pinned = ctx.upload(marks, [T], 'f32', 'pinned');
+    }
+    const seq: SequenceView = {
+      length: T,
+      positions,
+      visualSpan: first ? { ...first.region } : null,
+      originalLength: T,
+      fixedOffsets: first ? [...first.fixedOffsets] : [],
+      pinned,
+    };
+    const out = await this.decoder.forward(hidden, seq, cache, 'prefill', hooks);
+    const logits = this.decoder.logits(out.hidden, out.seq.length - 1);
+    out.hidden.dispose();
+    if (out.seq.positions !== positions) out.seq.positions.dispose();
+    if (out.seq.pinned && out.seq.pinned !== pinned) out.seq.pinned.dispose();
+    positions.dispose();
+    pinned?.dispose();
+    return { logits: logits.reshape([this.vocabSize]), seq: { ...out.seq, pinned: null } };
+  }
+
+  async decodeStep(token: number, position: number, cache: KvCache): Promise<Tensor> {
+    const { ctx } = this;
+    const ids = ctx.upload(Uint32Array.of(token), [1], 'u32', 'token');
+    const hidden = this.decoder.embed(ids);
+    ids.dispose();
+    const positions = ctx.upload(Uint32Array.of(position), [1], 'u32', 'position');
+    const seq: SequenceView = { length: 1, positions, visualSpan: null, originalLength: position + 1, fixedOffsets: [], pinned: null };
+    const out = await this.decoder.forward(hidden, seq, cache, 'decode', null);
+    positions.dispose();
+    const logits = this.decoder.logits(out.hidden, 0);
+    out.hidden.dispose();
+    return logits.reshape([this.vocabSize]);
+  }
+
+  newCache(capacity: number): KvCache {
+    return new KvCache(this.ctx, this.decoder.config, capacity);
+  }
+
+  dispose(): void {
+    this.decoder.dispose();
+    for (const t of this.owned) t.dispose();
+    this.owned.length = 0;
+  }
+}
+
+/** FNV-1a of a JSON key: same fingerprint, same forward pass. */
+export function fingerprintOf(key: unknown): string {
+  const s = JSON.stringify(key);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, '0');
+}
+
+/** The decoder part of every family's FLOPs shape. */
+export function decoderShape(t: DecoderConfig): FlopsShape['text'] {
+  return { hiddenSize: t.hiddenSize, intermediateSize: t.intermediateSize, numLayers: t.numLayers, numHeads: t.numHeads, numKvHeads: t.numKvHeads, headDim: t.headDim, vocabSize: t.vocabSize };
+}
+
+export function decoderFingerprintKey(t: DecoderConfig): unknown[] {
+  return [t.hiddenSize, t.intermediateSize, t.numLayers, t.numHeads, t.numKvHeads, t.headDim, t.vocabSize, t.ropeTheta];
+}
