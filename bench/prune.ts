@@ -11,7 +11,7 @@ import { nodeGpu } from '../src/gpu/node';
 import { Calibrator, type PassA } from '../src/prune/calibrate';
 import type { PruningPolicy } from '../src/prune/policies';
 import { Rng } from '../src/util/random';
-import { makeTinyLlava } from '../tools/tiny-llava';
+import { makeTinyLlava } from '../test/fixtures/tiny/llava';
 
 const PRUNING_KERNELS = ['attentionStats', 'attentionStatsReduce', 'bottomKKeep', 'bottomKKeepCompact', 'gatherRows', 'elementwise'];
 const RUNS = 3;

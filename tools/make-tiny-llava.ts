@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { makeTinyLlava, PRESETS, presetImageTokens, type PresetName } from './tiny-llava';
+import { makeTinyLlava, PRESETS, presetImageTokens, type PresetName } from '../test/fixtures/tiny/llava';
 
 const USAGE = `usage: make-tiny-llava --out <dir> [--seed N] [--preset ${Object.keys(PRESETS).join('|')}] [--dtype f32|bf16] [--sharded | --shards N] [--layout hub|new] [--vocab-pad M]`;
 

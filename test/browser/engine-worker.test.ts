@@ -5,7 +5,7 @@ import type { LoadProgress } from '../../src/load/progress';
 import { loadPreprocessor } from '../../src/preprocess';
 import { MemorySource } from '../../src/load/source';
 import { referenceGenerate } from '../../src/reference/llava';
-import { makeTinyLlava } from '../../tools/tiny-llava';
+import { makeTinyLlava } from '../fixtures/tiny/llava';
 import type { EngineWorkerApi } from '../../workers/engine.worker';
 import { expectClose } from '../helpers/compare';
 import { referenceWeights, testImage } from '../helpers/llava';

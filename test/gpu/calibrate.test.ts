@@ -3,7 +3,7 @@ import { Engine } from '../../src/engine/engine';
 import { Calibrator, type CalibrationProgress } from '../../src/prune/calibrate';
 import { referenceFlops } from '../../src/prune/flops';
 import { parseRecipe } from '../../src/prune/recipe';
-import { makeTinyLlava } from '../../tools/tiny-llava';
+import { makeTinyLlava } from '../fixtures/tiny/llava';
 import { testImage } from '../helpers/llava';
 import { Rng } from '../helpers/random';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
-import { makeTinyLlava } from '../../tools/tiny-llava';
+import { makeTinyLlava } from '../fixtures/tiny/llava';
 import { testImage } from '../helpers/llava';
 import { Rng } from '../helpers/random';
 

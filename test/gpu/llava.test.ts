@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
 import type { LlavaModel } from '../../src/models/llava/model';
 import { referenceGenerate, referenceImageFeatures } from '../../src/reference/llava';
-import { makeTinyLlava, type PresetName } from '../../tools/tiny-llava';
+import { makeTinyLlava, type PresetName } from '../fixtures/tiny/llava';
 import { expectClose } from '../helpers/compare';
 import { readF32 } from '../helpers/gpu';
 import { referenceWeights, testImage } from '../helpers/llava';

@@ -5,7 +5,7 @@ import type { ReferencePruner } from '../../src/reference/decoder';
 import { referenceGenerate, type ReferenceLlavaWeights } from '../../src/reference/llava';
 import { referenceFastV, referenceFitPrune, referenceRandomPrune } from '../../src/reference/prune';
 import type { Preprocessor } from '../../src/preprocess';
-import { makeTinyLlava } from '../../tools/tiny-llava';
+import { makeTinyLlava } from '../fixtures/tiny/llava';
 import { expectClose } from '../helpers/compare';
 import { referenceWeights, testImage } from '../helpers/llava';
 import { freshRng, type Rng } from '../helpers/random';

@@ -8,7 +8,7 @@ import { parseLlavaConfig } from '../../src/models/llava/config';
 import { llavaImageTokenCount, loadPreprocessor, truncateAtStop, type Preprocessor } from '../../src/preprocess';
 import { readImageFile } from '../../src/preprocess/node';
 import { encodePng } from '../../tools/png';
-import { CLIP_MEAN, CLIP_STD, LLAVA_CHAT_TEMPLATE, makeTinyLlava, type PresetName } from '../../tools/tiny-llava';
+import { CLIP_MEAN, CLIP_STD, LLAVA_CHAT_TEMPLATE, makeTinyLlava, type PresetName } from '../fixtures/tiny/llava';
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
 const dec = (b: Uint8Array) => JSON.parse(new TextDecoder().decode(b));

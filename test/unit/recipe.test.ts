@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseLlavaConfig } from '../../src/models/llava/config';
 import { LlavaFacts } from '../../src/models/llava/model';
 import { makeRecipe, parseRecipe, recipeFromReleasedCounts, rescaleCounts } from '../../src/prune/recipe';
-import { makeTinyLlava } from '../../tools/tiny-llava';
+import { makeTinyLlava } from '../fixtures/tiny/llava';
 
 const rawConfig = (preset: 'tiny' | 'tiny-144') => JSON.parse(new TextDecoder().decode(makeTinyLlava({ preset }).get('config.json')!)) as Record<string, unknown>;
 const configOf = (preset: 'tiny' | 'tiny-144') => new LlavaFacts(parseLlavaConfig(rawConfig(preset))).describe(preset);

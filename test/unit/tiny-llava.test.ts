@@ -7,7 +7,7 @@ import { parseLlavaConfig } from '../../src/models/llava/config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames } from '../../src/models/llava/weights';
 import { referenceGenerate } from '../../src/reference/llava';
 import { bf16BitsToFloat } from '../../src/util/half';
-import { buildTinyTokenizer, LLAVA_CHAT_TEMPLATE, makeTinyLlava, presetImageTokens, PRESETS, type PresetName, type TinyLlavaPreset } from '../../tools/tiny-llava';
+import { buildTinyTokenizer, LLAVA_CHAT_TEMPLATE, makeTinyLlava, presetImageTokens, PRESETS, type PresetName, type TinyLlavaPreset } from '../fixtures/tiny/llava';
 import { referenceWeights } from '../helpers/llava';
 
 type Json = Record<string, any>;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MemorySource } from '../../src/load/source';
 import { loadPreprocessor } from '../../src/preprocess';
-import { makeTinyLlava, type TinyLlavaPreset } from '../tiny-llava';
+import { makeTinyLlava, type TinyLlavaPreset } from '../../test/fixtures/tiny/llava';
 
 /**
  * The demo architecture: LLaVA-1.5 in miniature. CLIP-style tower (112 px, patch 8 → 14×14 =
