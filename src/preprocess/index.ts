@@ -204,8 +204,11 @@ function pilPlan(config: Json): { resize: { shortestEdge: number } | { height: n
   return { resize, crop, resample };
 }
 
-/** Any accepted image → a new 3-channel RawImage (the caller's image is never modified). */
-async function toRgb(image: ImageInput): Promise<RawImage> {
+/**
+ * Any accepted image → a new 3-channel RawImage (the caller's image is never modified).
+ * Families with their own image processors (tiling) start from this.
+ */
+export async function toRgb(image: ImageInput): Promise<RawImage> {
   let data: ArrayLike<number>;
   let width: number;
   let height: number;
