@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
-import { EMBEDDED_MODEL } from '../src/engine/embedded-model';
+import { EMBEDDED_MODEL } from '../src/data/embedded';
 import { nodeGpu } from '../src/gpu/node';
 import { openNodeSource } from '../src/load/node-dir-source';
 import { Calibrator } from '../src/prune/calibrate';

@@ -1,7 +1,7 @@
 /** Loads a JSONL data set with its images from disk (Node CLIs). */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseJsonl, DatasetError, type DataItem } from '../src/prune/dataset';
+import { parseJsonl, DatasetError, type DataItem } from '../src/data/dataset';
 
 export interface LoadedItem extends DataItem {
   blob: Blob;

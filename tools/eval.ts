@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
-import { EMBEDDED_MODEL } from '../src/engine/embedded-model';
+import { EMBEDDED_MODEL } from '../src/data/embedded';
 import { nodeGpu } from '../src/gpu/node';
 import { openNodeSource } from '../src/load/node-dir-source';
 import { Calibrator, type PassA } from '../src/prune/calibrate';

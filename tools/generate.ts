@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
-import { EMBEDDED_MODEL } from '../src/engine/embedded-model';
+import { EMBEDDED_MODEL } from '../src/data/embedded';
 import { describeAdapter } from '../src/gpu/device';
 import { nodeGpu } from '../src/gpu/node';
 import { openNodeSource } from '../src/load/node-dir-source';

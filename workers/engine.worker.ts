@@ -3,7 +3,7 @@
 import * as Comlink from 'comlink';
 import { describeAdapter } from '../src/gpu/device';
 import type { AdapterSummary } from '../src/gpu/context';
-import { Engine, type GenerateRequest, type GenerateResult, type ModelInfo, type ModelRef, type TokenEvent } from '../src/engine/engine';
+import { Engine, type GenerateRequest, type GenerateResult, type ModelInfo, type ModelInspection, type ModelRef, type TokenEvent } from '../src/engine/engine';
 import type { LoadProgress } from '../src/load/progress';
 import { FilesSource } from '../src/load/sources';
 import { Calibrator, type CalibrationProgress, type CalibrationResult, type CalibrationSample, type PassA } from '../src/prune/calibrate';
@@ -38,6 +38,23 @@ const api = {
   async adapter(): Promise<{ summary: AdapterSummary; description: string }> {
     const e = await getEngine();
     return { summary: e.adapter, description: describeAdapter(e.adapter) };
+  },
+
+  /** What loading `ref` would take on this adapter (config.json and safetensors headers only). */
+  async inspect(ref: WorkerModelRef, requestId: string): Promise<ModelInspection> {
+    const e = await getEngine();
+    const controller = new AbortController();
+    controllers.set(requestId, controller);
+    try {
+      return await e.inspect(toRef(ref), { signal: controller.signal });
+    } finally {
+      controllers.delete(requestId);
+    }
+  },
+
+  /** The supported model families and real Hub ids of each. */
+  async families(): Promise<{ name: string; examples: string[] }[]> {
+    return (await getEngine()).families();
   },
 
   async load(ref: WorkerModelRef, requestId: string, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {

@@ -2,7 +2,7 @@
 // it, a question, and two streamed answers side by side: unpruned, then pruned, with metrics.
 import type { GenerateResult, TokenEvent } from '../engine/engine';
 import type { WorkerGenerateRequest } from '../../workers/engine.worker';
-import { isCorrect } from '../prune/dataset';
+import { isCorrect } from '../data/dataset';
 import { loadSamples, type Sample } from './data';
 import { byId, fillKv, h, setChildren } from './dom';
 import { count, errorText, fmtMs, fmtPct, isAbort } from './format';
@@ -17,7 +17,6 @@ export interface CurrentImage {
 }
 
 let current: CurrentImage | null = null;
-export const currentImage = (): CurrentImage | null => current;
 export const currentGrid = (): PatchGrid => (state.model ? patchGrid(state.model) : DEMO_GRID);
 
 interface Column {
@@ -109,8 +108,10 @@ export function initAskPanel(onPruned: (r: GenerateResult, image: CurrentImage) 
       return;
     }
     drawImageWithGrid(canvas, current.bitmap, { grid: g, showGrid: showGrid.checked });
-    const crop = current.bitmap.width !== current.bitmap.height ? ', centre-cropped to a square as the processor does' : '';
-    caption.textContent = `${current.name}: ${current.bitmap.width}×${current.bitmap.height} px${crop}; ${g.side}×${g.side} = ${g.side * g.side} visual tokens${state.model ? '' : ' (the demo model’s grid; load a model for its own)'}.`;
+    const square = current.bitmap.width === current.bitmap.height;
+    const crop = square ? '' : g.region === 'centre-square' ? ', centre-cropped to a square as the processor does' : ', used whole';
+    const tokens = state.model?.variableImageTokens ? `the model tiles it (tokens depend on its size); one tile is ${g.rows}×${g.cols} patches` : `${g.rows}×${g.cols} = ${g.rows * g.cols} visual tokens`;
+    caption.textContent = `${current.name}: ${current.bitmap.width}×${current.bitmap.height} px${crop}; ${tokens}${state.model ? '' : ' (the demo model’s grid; load a model for its own)'}.`;
   };
 
   const setImage = async (blob: Blob, name: string) => {

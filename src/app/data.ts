@@ -1,6 +1,10 @@
 // Data for the page: the shipped samples and JSONL sets (fetched from this page's own origin)
 // and the user's own files (a folder or picked files), turned into image blobs the worker takes.
-import { DatasetError, parseJsonl, type DataItem } from '../prune/dataset';
+import { DatasetError, parseJsonl, type DataItem } from '../data/dataset';
+import { EMBEDDED_MODEL } from '../data/embedded';
+
+/** The shipped data sets under the page's base URL. */
+const DATA_PATH = EMBEDDED_MODEL.data.url.replace(/^\//, '');
 
 /** URL of a file this page serves from public/ (respects Vite's base path). */
 export function publicUrl(path: string): string {
@@ -35,8 +39,8 @@ async function fetchOk(url: string, signal?: AbortSignal): Promise<Response> {
 }
 
 export async function loadSamples(): Promise<Sample[]> {
-  const base = publicUrl('data/shapes/');
-  const raw: unknown = await (await fetchOk(new URL('samples.json', base).href)).json();
+  const base = publicUrl(DATA_PATH);
+  const raw: unknown = await (await fetchOk(new URL(EMBEDDED_MODEL.data.samples, base).href)).json();
   if (!Array.isArray(raw)) throw new Error('samples.json must be a list');
   return raw.flatMap((s: unknown) => {
     const o = s as { image?: unknown; questions?: unknown };
@@ -48,8 +52,8 @@ export async function loadSamples(): Promise<Sample[]> {
   });
 }
 
-export const SHIPPED_CALIB = 'data/shapes/calib.jsonl';
-export const SHIPPED_EVAL = 'data/shapes/eval.jsonl';
+export const SHIPPED_CALIB = `${DATA_PATH}${EMBEDDED_MODEL.data.calib}`;
+export const SHIPPED_EVAL = `${DATA_PATH}${EMBEDDED_MODEL.data.eval}`;
 
 /** The first `limit` items of a JSONL served by this page, images fetched relative to it. */
 export async function loadUrlDataset(path: string, limit: number, signal?: AbortSignal): Promise<LoadedItem[]> {

@@ -5,13 +5,15 @@ import type { ModelInfo } from '../engine/engine';
 import type { LoadProgress } from '../load/progress';
 import { BROWSER_CACHE_NAME } from '../load/sources';
 import type { WorkerModelRef } from '../../workers/engine.worker';
+import { EMBEDDED_MODEL } from '../data/embedded';
 import { publicUrl } from './data';
 import { byId, fillKv, h, selectedRadio } from './dom';
 import { errorText, fmtBytes, fmtMs, isAbort } from './format';
 import { patchGrid } from './grid';
 import { Comlink, engine, requestId, runJob, setIdleText, state } from './state';
 
-export const DEMO_MODEL_PATH = 'models/fitprune-demo/';
+/** The embedded model's folder under the page's base URL (src/data/embedded.ts says where). */
+export const DEMO_MODEL_PATH = EMBEDDED_MODEL.url.replace(/^\//, '');
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 
 export function showAdapter(a: AdapterSummary): void {
@@ -34,14 +36,30 @@ export function showAdapter(a: AdapterSummary): void {
 
 function showModel(info: ModelInfo): void {
   const g = patchGrid(info);
-  const vision = (info.config.vision_config ?? {}) as Record<string, unknown>;
+  const layer = Array.isArray(info.visionFeatureLayer) ? info.visionFeatureLayer.join(', ') : String(info.visionFeatureLayer ?? 'last');
   fillKv(byId('model-info'), [
     ['source', info.source],
-    ['type', info.modelType],
+    ['type', `${info.modelType} (${info.textModelType} decoder, ${info.visionModelType} tower)`],
     ['language model', `${info.textLayers} layers, hidden ${info.hiddenSize}, vocabulary ${info.vocabSize}`],
-    ['vision tower', `${String(vision.num_hidden_layers ?? '?')} layers, ${info.imageSize} px images, feature layer ${info.visionFeatureLayer}`],
-    ['visual tokens', `${info.imageTokens} per image (${g.side}×${g.side} patches of ${g.patchPixels} px${g.offset ? ' + CLS' : ''})`, info.imageTokens],
+    ['vision tower', `${info.visionLayers} layers, ${info.imageSize} px tiles, feature layer ${layer}`],
+    [
+      'visual tokens',
+      info.variableImageTokens
+        ? `${info.imageTokens} for a ${info.imageSize} px square image; more or fewer with the image's size and shape (tiles)`
+        : `${info.imageTokens} per image (${g.rows}×${g.cols} patches of ${g.patchPixels} px${g.offset ? ' + CLS' : ''})`,
+      info.imageTokens,
+    ],
   ]);
+}
+
+/** Fills the Hub field's suggestions with real ids of every supported family (best effort). */
+async function suggestHubIds(): Promise<void> {
+  try {
+    const families = await engine().families();
+    byId('hub-suggestions').replaceChildren(...families.flatMap((f) => f.examples.map((id) => h('option', { value: id }, `${id} (${f.name})`))));
+  } catch {
+    // No WebGPU yet: the adapter section says why; suggestions are a convenience.
+  }
 }
 
 interface FileRow {
@@ -65,6 +83,7 @@ export function initModelPanel(onLoaded: (info: ModelInfo) => Promise<void>): vo
   const uploadText = byId('load-upload-text');
   const filesBody = byId('load-files');
   loadBtn.dataset.requires = 'idle';
+  void suggestHubIds();
 
   // Typing in a field or picking a folder selects its radio: fewer clicks, no surprise.
   hubInput.addEventListener('input', () => ((byId<HTMLInputElement>('src-hub').checked = true)));
@@ -157,6 +176,11 @@ export function initModelPanel(onLoaded: (info: ModelInfo) => Promise<void>): vo
       };
       const t0 = performance.now();
       try {
+        // Before any weight is downloaded: what the GPU will hold, and a refusal when it cannot.
+        const plan = await engine().inspect(choice.ref, id);
+        const estimate = `${plan.family} model, ${fmtBytes(plan.gpuBytes)} of weights on the GPU (${fmtBytes(plan.downloadBytes)} to read; largest tensor ${fmtBytes(plan.largestTensor.bytes)}, adapter limit ${fmtBytes(plan.maxBufferSize)} per buffer)${plan.exact ? '' : ', estimated'}`;
+        if (plan.refusal) throw new Error(`it cannot run on this GPU: ${plan.refusal}`);
+        status.textContent = `Loading ${choice.label}: ${estimate}…`;
         const info = await engine().load(choice.ref, id, Comlink.proxy(onProgress));
         const loadMs = performance.now() - t0;
         state.setModel(info);

@@ -4,7 +4,7 @@ import type { GenerateResult } from '../engine/engine';
 import type { CurrentImage } from './ask-panel';
 import { barChart } from './charts';
 import { byId, setChildren } from './dom';
-import { drawImageWithGrid, keptPatches, type PatchGrid } from './grid';
+import { drawImageWithGrid, keptPatches, resultGrid, type PatchGrid } from './grid';
 
 interface Shown {
   result: GenerateResult;
@@ -40,7 +40,8 @@ export function initSeePanel(): { show: (r: GenerateResult, image: CurrentImage,
   showGrid.addEventListener('change', draw);
 
   const show = (result: GenerateResult, image: CurrentImage, grid: PatchGrid) => {
-    shown = { result, image, grid };
+    // The answer's own layout (tiles, newline tokens) when the family reports one.
+    shown = { result, image, grid: result.pruning.grid ? resultGrid(result.pruning.grid, grid) : grid };
     byId('see-body').hidden = false;
     empty.textContent = `Kept tokens of the last pruned answer (${result.pruning.policy}) to “${image.name}”.`;
     const L = result.pruning.keptPerLayer.length;

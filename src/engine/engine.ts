@@ -9,8 +9,9 @@ import { readJson } from '../load/source';
 import type { ModelInfo, VisionLanguageModel, VisualGrid } from '../models/family';
 import type { DecoderHooks } from '../models/hooks';
 import { ops } from '../models/ops';
-import { familyFor } from '../models/registry';
-import { placeImages } from '../models/vlm';
+import { FAMILIES, familyFor } from '../models/registry';
+import { placeImages, weightMemory } from '../models/vlm';
+import { openCheckpoint } from '../load/checkpoint';
 import { loadPreprocessor, truncateAtStop, type ImageInput, type Preprocessor } from '../preprocess';
 import { architectureFlops, referenceFlops } from '../prune/flops';
 import { ImageFeatureCache, pixelKey } from './image-cache';
@@ -84,6 +85,24 @@ export interface TokenEvent {
 /** A model source, a URL / Hugging Face id string (openSource), or in-memory files. In Node, open folders with openNodeSource. */
 export type ModelRef = ModelSource | string | { files: ReadonlyMap<string, Uint8Array>; name?: string };
 
+/** What loading a model would take, found from config.json and the safetensors headers only. */
+export interface ModelInspection {
+  source: string;
+  family: string;
+  modelType: string;
+  /** Bytes the weights will take on the GPU (f16 matrices, f32 norms and biases). */
+  gpuBytes: number;
+  /** Bytes to download (the stored tensors the forward pass reads). */
+  downloadBytes: number;
+  largestTensor: { name: string; bytes: number };
+  /** The adapter's largest buffer: a tensor above it cannot be loaded. */
+  maxBufferSize: number;
+  /** null when it fits; otherwise why it cannot be loaded on this adapter. */
+  refusal: string | null;
+  /** True when the family gave its exact plan; false for the generic estimate (matrices f16). */
+  exact: boolean;
+}
+
 export class EngineError extends Error {
   override readonly name = 'EngineError';
 }
@@ -127,6 +146,41 @@ export class Engine {
   /** The loaded model's tokenizer, chat template and image processor. */
   get preprocessor(): Preprocessor | null {
     return this.preprocessorInstance;
+  }
+
+  /**
+   * Reads config.json and the safetensors headers (a few kB with Range requests) and says what
+   * loading would take on this adapter, before any weight is downloaded.
+   */
+  async inspect(ref: ModelRef, options: { signal?: AbortSignal } = {}): Promise<ModelInspection> {
+    const source = await resolveSource(ref);
+    const config = (await readJson(source, 'config.json', options)) as Record<string, unknown>;
+    const family = familyFor(config);
+    const checkpoint = await openCheckpoint(source, options);
+    const exact = Boolean(family.weightPlan);
+    // Without a family plan: every matrix as f16, vectors as f32 (what every family does).
+    const plan = family.weightPlan
+      ? family.weightPlan(config, checkpoint.tensors.keys())
+      : new Map([...checkpoint.tensors].map(([name, t]) => [name, t.shape.length >= 2 ? 'f16' : 'f32'] as const));
+    checkpoint.require(plan.keys());
+    const { bytes, largest } = weightMemory(checkpoint, plan);
+    let downloadBytes = 0;
+    for (const name of plan.keys()) {
+      const t = checkpoint.info(name);
+      downloadBytes += t.end - t.begin;
+    }
+    const maxBufferSize = this.ctx.adapter.limits.maxBufferSize;
+    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    const refusal =
+      largest.bytes > maxBufferSize
+        ? `its largest tensor (${largest.name}, ${mib(largest.bytes)} as stored on the GPU) is over this adapter's largest buffer (${mib(maxBufferSize)}); the weights total ${mib(bytes)}`
+        : null;
+    return { source: source.description, family: family.name, modelType: String(config['model_type']), gpuBytes: bytes, downloadBytes, largestTensor: largest, maxBufferSize, refusal, exact };
+  }
+
+  /** The model families this engine can load, with real Hub ids of each (for suggestions). */
+  families(): { name: string; examples: string[] }[] {
+    return FAMILIES.map((f) => ({ name: f.name, examples: [...f.examples] }));
   }
 
   /** Loads a model; the previous one stays in place until the new one is fully loaded. */

@@ -68,6 +68,8 @@ export interface ModelInfo {
   visionFeatureLayer: number | number[] | null;
   /** Whether the visual-token count depends on the image (anyres, image splitting). */
   variableImageTokens: boolean;
+  /** The part of an image the tower's patch grid covers, for previews (default 'whole-image'). */
+  imageRegion?: ImageRegion;
   /** The decoder's compute shape for a reference image (FLOPs in both conventions). */
   flops: FlopsShape;
   fingerprint: string;
@@ -83,7 +85,14 @@ export interface VisualGrid {
   rows: number;
   cols: number;
   cell: Int32Array;
+  /**
+   * What the grid covers: the centre square a CLIP-style processor crops, or the whole image
+   * (resize without crop, tiling). Default 'whole-image'.
+   */
+  region?: ImageRegion;
 }
+
+export type ImageRegion = 'centre-square' | 'whole-image';
 
 /** An image made ready for one family: pixels per tower run and its place in the prompt. */
 export interface PreparedImage {
@@ -158,6 +167,11 @@ export interface ModelFamily {
   readonly examples: readonly string[];
   /** Whether this family handles a config.json (model_type and, where it matters, its parts). */
   accepts(config: Json): boolean;
+  /**
+   * The tensors the forward pass reads and how each is stored on the GPU, from config.json and
+   * the checkpoint's tensor names alone (no weights): the memory estimate before a download.
+   */
+  weightPlan?(config: Json, tensorNames: Iterable<string>): Map<string, 'f16' | 'f32'>;
   /** Reads the checkpoint's headers, checks names and sizes, uploads the weights (progress, abort). */
   load(ctx: GpuContext, source: ModelSource, config: Json, options: LoadOptions): Promise<VisionLanguageModel>;
 }

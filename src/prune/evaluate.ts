@@ -3,7 +3,7 @@
  * CLI: greedy answers, exact match, FLOPs in both conventions, prefill time.
  */
 import type { ImageInput } from '../preprocess';
-import { isCorrect } from './dataset';
+import { isCorrect } from '../data/dataset';
 import { referenceFlops, type ReferenceFlopsModel } from './flops';
 import type { PruningPolicy } from './policies';
 import type { PruneRunner } from './runner';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { isCorrect } from '../../src/prune/dataset';
+import { isCorrect } from '../../src/data/dataset';
 import { chromiumArgs, chromiumPath } from '../../vitest.config';
 
 /**

@@ -3,7 +3,7 @@
 // browser), answers the trainer's test-vector questions correctly, one per question type.
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine';
-import { EMBEDDED_MODEL } from '../../src/engine/embedded-model';
+import { EMBEDDED_MODEL } from '../../src/data/embedded';
 import type { ModelSource } from '../../src/load/source';
 import { HttpSource } from '../../src/load/sources';
 import vectors from '../fixtures/demo-model-vectors.json';

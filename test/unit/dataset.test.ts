@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCorrect, normalizeAnswer, parseJsonl } from '../../src/prune/dataset';
+import { isCorrect, normalizeAnswer, parseJsonl } from '../../src/data/dataset';
 
 describe('datasets', () => {
   it('parses JSONL and says which line is wrong', () => {

@@ -6,7 +6,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EMBEDDED_MODEL } from '../../src/engine/embedded-model';
+import { EMBEDDED_MODEL } from '../../src/data/embedded';
 import { MemorySource } from '../../src/load/source';
 import { loadPreprocessor } from '../../src/preprocess';
 import { readImageFile } from '../../src/preprocess/node';

@@ -9,7 +9,7 @@ import type { Tensor } from '../../gpu/tensor';
 import type { ModelSource } from '../../load/source';
 import type { ImageInput, Preprocessor } from '../../preprocess';
 import { ClipVisionTower, type ClipLayerWeights, type Linear } from '../clip';
-import { ModelLoadError, type FlopsShape, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
+import { ModelLoadError, type FlopsShape, type ImageRegion, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
 import { SiglipVisionTower, type SiglipLayerWeights } from '../siglip';
 import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader } from '../vlm';
@@ -26,6 +26,13 @@ export interface LlavaParts {
   decoder: Awaited<ReturnType<typeof loadDecoder>>;
 }
 
+/** The weight names of a LLaVA checkpoint from its tensor names (layout detection), or a clear error. */
+export function llavaNamesFor(config: LlavaConfig, tensors: Iterable<string>, o: { imageNewline?: boolean } = {}, where = 'the checkpoint'): LlavaWeightNames {
+  const layout = detectLlavaLayout(tensors);
+  if (!layout) throw new ModelLoadError(`${where}: no LLaVA weights found (expected names starting with "language_model.model." or "model.language_model.")`);
+  return llavaWeightNames(config, layout, o);
+}
+
 /** Uploads a LLaVA checkpoint's tower, projector, decoder (and newline row when asked). */
 export async function loadLlavaParts(ctx: GpuContext, source: ModelSource, config: LlavaConfig, options: LoadOptions, o: { imageNewline?: boolean } = {}): Promise<LlavaParts & { names: LlavaWeightNames }> {
   let names: LlavaWeightNames | null = null;
@@ -33,11 +40,7 @@ export async function loadLlavaParts(ctx: GpuContext, source: ModelSource, confi
     ctx,
     source,
     (tensors) => {
-      const layout = detectLlavaLayout(tensors);
-      if (!layout) {
-        throw new ModelLoadError(`${source.description}: no LLaVA weights found (expected names starting with "language_model.model." or "model.language_model.")`);
-      }
-      names = llavaWeightNames(config, layout, o);
+      names = llavaNamesFor(config, tensors, o, source.description);
       return llavaTensorDtypes(names);
     },
     options,
@@ -101,10 +104,10 @@ export async function loadLlavaParts(ctx: GpuContext, source: ModelSource, confi
 }
 
 /** Row-major cells of a side × side patch grid; `offset` leading rows (CLS) are not places. */
-export function squareGrid(tokens: number, side: number, offset: number): VisualGrid {
+export function squareGrid(tokens: number, side: number, offset: number, region: ImageRegion): VisualGrid {
   const cell = new Int32Array(tokens).fill(-1);
   for (let i = offset; i < tokens && i - offset < side * side; i++) cell[i] = i - offset;
-  return { rows: side, cols: side, cell };
+  return { rows: side, cols: side, cell, region };
 }
 
 export class LlavaModel extends VlmBase {
@@ -170,7 +173,7 @@ export class LlavaModel extends VlmBase {
     const { pixelValues } = await pre.preprocessImage(image);
     const n = this.config.tileTokens;
     const clsRows = this.config.vision.kind === 'clip' && this.droppedRows === 0 ? 1 : 0;
-    return { tiles: [pixelValues], visualTokens: n, promptText: pre.imageToken.repeat(n), layout: null, grid: squareGrid(n, this.gridSide, clsRows) };
+    return { tiles: [pixelValues], visualTokens: n, promptText: pre.imageToken.repeat(n), layout: null, grid: squareGrid(n, this.gridSide, clsRows, this.facts.imageRegion) };
   }
 
   blankImage(): { data: Uint8ClampedArray; width: number; height: number; channels: 4 } {
@@ -226,6 +229,11 @@ export class LlavaFacts {
     return fingerprintOf(key);
   }
 
+  /** CLIPImageProcessor centre-crops; SiglipImageProcessor resizes the whole image. */
+  get imageRegion(): ImageRegion {
+    return this.config.vision.kind === 'clip' ? 'centre-square' : 'whole-image';
+  }
+
   /** Tower runs of a reference image. */
   referenceTiles(): number {
     return 1;
@@ -278,6 +286,7 @@ export class LlavaFacts {
       imageTokens: this.referenceImageTokens(),
       visionFeatureLayer: c.visionFeatureLayer,
       variableImageTokens: this.variableImageTokens,
+      imageRegion: this.imageRegion,
       flops: this.flopsShape(),
       fingerprint: this.fingerprint(),
       config: c.raw,
