@@ -2,22 +2,10 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import type { ClipVisionConfig } from './config';
 import { ops } from './ops';
+import { encoderLayerDtypes, encoderLayerNames, runEncoderLayers, weightBias, type EncoderLayerNames, type EncoderLayerWeights, type Linear, type WeightBiasNames } from './vit-encoder';
 
-export interface Linear {
-  weight: Tensor;
-  bias: Tensor;
-}
-
-export interface ClipLayerWeights {
-  norm1: Linear;
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  out: Linear;
-  norm2: Linear;
-  fc1: Linear;
-  fc2: Linear;
-}
+export type { Linear } from './vit-encoder';
+export type ClipLayerWeights = EncoderLayerWeights;
 
 export interface ClipWeights {
   /** f32 [hidden] */
@@ -88,58 +76,12 @@ export class ClipVisionTower {
     tokens.dispose();
     let h = ops.layernorm(ctx, embedded, w.preNorm.weight, w.preNorm.bias, c.layerNormEps);
     embedded.dispose();
-    const T = P + 1;
-    const heads = c.numHeads;
-    const hd = d / heads;
-    for (const layer of w.layers) {
-      const x1 = ops.layernorm(ctx, h, layer.norm1.weight, layer.norm1.bias, c.layerNormEps);
-      const q = ops.matmul(ctx, x1, layer.q.weight, layer.q.bias);
-      const k = ops.matmul(ctx, x1, layer.k.weight, layer.k.bias);
-      const v = ops.matmul(ctx, x1, layer.v.weight, layer.v.bias);
-      x1.dispose();
-      const attn = ops.attention(ctx, q.reshape([T, heads, hd]), k.reshape([T, heads, hd]), v.reshape([T, heads, hd]), {
-        kvLen: T,
-        causal: false,
-        scale: 1 / Math.sqrt(hd),
-        rowStats: null,
-      });
-      q.dispose();
-      k.dispose();
-      v.dispose();
-      const o = ops.matmul(ctx, attn.reshape([T, d]), layer.out.weight, layer.out.bias);
-      attn.dispose();
-      const h2 = ops.add(ctx, h, o);
-      h.dispose();
-      o.dispose();
-      const x2 = ops.layernorm(ctx, h2, layer.norm2.weight, layer.norm2.bias, c.layerNormEps);
-      const f1 = ops.matmul(ctx, x2, layer.fc1.weight, layer.fc1.bias);
-      x2.dispose();
-      ops.activationInPlace(ctx, f1, c.hiddenAct);
-      const f2 = ops.matmul(ctx, f1, layer.fc2.weight, layer.fc2.bias);
-      f1.dispose();
-      h = ops.add(ctx, h2, f2);
-      h2.dispose();
-      f2.dispose();
-    }
-    return h;
+    return runEncoderLayers(ctx, h, w.layers, { tokens: P + 1, hidden: d, heads: c.numHeads, eps: c.layerNormEps, act: c.hiddenAct });
   }
 }
 
-export interface WeightBiasNames {
-  weight: string;
-  bias: string;
-}
-
-export interface ClipLayerNames {
-  norm1: WeightBiasNames;
-  q: WeightBiasNames;
-  k: WeightBiasNames;
-  v: WeightBiasNames;
-  out: WeightBiasNames;
-  norm2: WeightBiasNames;
-  fc1: WeightBiasNames;
-  fc2: WeightBiasNames;
-}
+export type { WeightBiasNames } from './vit-encoder';
+export type ClipLayerNames = EncoderLayerNames;
 
 export interface ClipWeightNames {
   classEmbedding: string;
@@ -152,25 +94,12 @@ export interface ClipWeightNames {
 
 /** Checkpoint names of a CLIP vision tower under `prefix` (e.g. "vision_tower.vision_model."). */
 export function clipWeightNames(prefix: string, layersRun: number): ClipWeightNames {
-  const wb = (p: string) => ({ weight: `${p}.weight`, bias: `${p}.bias` });
   return {
     classEmbedding: `${prefix}embeddings.class_embedding`,
     patchEmbedding: `${prefix}embeddings.patch_embedding.weight`,
     positionEmbedding: `${prefix}embeddings.position_embedding.weight`,
-    preNorm: wb(`${prefix}pre_layrnorm`), // sic: the checkpoints spell it so
-    layers: Array.from({ length: layersRun }, (_, i) => {
-      const p = `${prefix}encoder.layers.${i}.`;
-      return {
-        norm1: wb(`${p}layer_norm1`),
-        q: wb(`${p}self_attn.q_proj`),
-        k: wb(`${p}self_attn.k_proj`),
-        v: wb(`${p}self_attn.v_proj`),
-        out: wb(`${p}self_attn.out_proj`),
-        norm2: wb(`${p}layer_norm2`),
-        fc1: wb(`${p}mlp.fc1`),
-        fc2: wb(`${p}mlp.fc2`),
-      };
-    }),
+    preNorm: weightBias(`${prefix}pre_layrnorm`), // sic: the checkpoints spell it so
+    layers: encoderLayerNames(prefix, layersRun),
   };
 }
 
@@ -181,12 +110,5 @@ export function clipTensorDtypes(n: ClipWeightNames, into = new Map<string, 'f16
   into.set(n.positionEmbedding, 'f32');
   into.set(n.preNorm.weight, 'f32');
   into.set(n.preNorm.bias, 'f32');
-  for (const l of n.layers) {
-    for (const p of Object.values(l)) {
-      into.set(p.weight, 'f32');
-      into.set(p.bias, 'f32');
-    }
-    for (const p of [l.q, l.k, l.v, l.out, l.fc1, l.fc2]) into.set(p.weight, 'f16');
-  }
-  return into;
+  return encoderLayerDtypes(n.layers, into);
 }

@@ -8,10 +8,11 @@ import type { GpuContext } from '../../gpu/context';
 import type { Tensor } from '../../gpu/tensor';
 import type { ModelSource } from '../../load/source';
 import type { ImageInput, Preprocessor } from '../../preprocess';
-import { ClipVisionTower, type ClipLayerWeights, type Linear } from '../clip';
+import { ClipVisionTower, type Linear } from '../clip';
+import { loadEncoderLayer, type EncoderLayerNames } from '../vit-encoder';
 import { ModelLoadError, type FlopsShape, type ImageRegion, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
-import { SiglipVisionTower, type SiglipLayerWeights } from '../siglip';
+import { SiglipVisionTower } from '../siglip';
 import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader } from '../vlm';
 import { visionLayersRun, type LlavaConfig } from './config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames, type LlavaWeightNames } from './weights';
@@ -51,16 +52,7 @@ export async function loadLlavaParts(ctx: GpuContext, source: ModelSource, confi
     const v = config.vision;
     const patchCols = v.numChannels * v.patchSize * v.patchSize;
     const pair = (p: { weight: string; bias: string }) => w.linear(p);
-    const encoderLayer = async (l: { norm1: { weight: string; bias: string }; q: { weight: string; bias: string }; k: { weight: string; bias: string }; v: { weight: string; bias: string }; out: { weight: string; bias: string }; norm2: { weight: string; bias: string }; fc1: { weight: string; bias: string }; fc2: { weight: string; bias: string } }): Promise<ClipLayerWeights & SiglipLayerWeights> => ({
-      norm1: await pair(l.norm1),
-      q: await pair(l.q),
-      k: await pair(l.k),
-      v: await pair(l.v),
-      out: await pair(l.out),
-      norm2: await pair(l.norm2),
-      fc1: await pair(l.fc1),
-      fc2: await pair(l.fc2),
-    });
+    const encoderLayer = (l: EncoderLayerNames) => loadEncoderLayer(l, pair);
     let tower: Tower;
     if (n.vision.kind === 'clip' && v.kind === 'clip') {
       const vn = n.vision.names;
