@@ -14,7 +14,8 @@ import { toRgb, type ImageInput, type Preprocessor } from '../../preprocess';
 import type { Json } from '../config';
 import { ModelLoadError, type FlopsShape, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
-import { siglipGridSize, siglipPatches, SiglipVisionTower, type SiglipLayerWeights } from '../siglip';
+import { siglipGridSize, siglipPatches, SiglipVisionTower } from '../siglip';
+import { loadEncoderLayer } from '../vit-encoder';
 import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader } from '../vlm';
 import type { Idefics3Config } from './config';
 import { pixelShuffleRowPlan } from './connector-ref';
@@ -201,19 +202,8 @@ export class Idefics3Model extends VlmBase {
       const w = uploader;
       const v = config.vision;
       const vn = names.vision;
-      const layers: SiglipLayerWeights[] = [];
-      for (const l of vn.layers) {
-        layers.push({
-          norm1: await w.linear(l.norm1),
-          q: await w.linear(l.q),
-          k: await w.linear(l.k),
-          v: await w.linear(l.v),
-          out: await w.linear(l.out),
-          norm2: await w.linear(l.norm2),
-          fc1: await w.linear(l.fc1),
-          fc2: await w.linear(l.fc2),
-        });
-      }
+      const layers = [];
+      for (const l of vn.layers) layers.push(await loadEncoderLayer(l, (p) => w.linear(p)));
       const patchCols = v.numChannels * v.patchSize * v.patchSize;
       const tower = new SiglipVisionTower(
         ctx,
