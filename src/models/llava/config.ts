@@ -66,7 +66,8 @@ export function parseLlavaConfig(raw: unknown, modelTypes: readonly string[] = [
     throw new ConfigError(`config.projector_hidden_act "${String(act)}" is not supported`);
   }
   const imageTokenIndex = num(c, 'image_token_index', 'config', num(c, 'image_token_id', 'config', 32000));
-  const patches = (vision.imageSize / vision.patchSize) ** 2;
+  // Floor: SigLIP's 'valid' patch convolution drops a remainder (384 / 14 → 27 per side).
+  const patches = Math.floor(vision.imageSize / vision.patchSize) ** 2;
   const rows = vision.kind === 'clip' ? patches + 1 : patches;
   return {
     modelType,
