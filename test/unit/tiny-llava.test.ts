@@ -7,7 +7,17 @@ import { parseLlavaConfig } from '../../src/models/llava/config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames } from '../../src/models/llava/weights';
 import { referenceGenerate } from '../../src/reference/llava';
 import { bf16BitsToFloat } from '../../src/util/half';
-import { buildTinyTokenizer, LLAVA_CHAT_TEMPLATE, makeTinyLlava, presetImageTokens, PRESETS, type PresetName, type TinyLlavaPreset } from '../fixtures/tiny/llava';
+import { loadPreprocessor } from '../../src/preprocess';
+import {
+  buildTinyTokenizer,
+  LLAVA_CHAT_TEMPLATE,
+  makeTinyLlava,
+  presetImageTokens,
+  PRESETS,
+  QWEN2_LLAVA_CHAT_TEMPLATE,
+  type PresetName,
+  type TinyLlavaPreset,
+} from '../fixtures/tiny/llava';
 import { referenceWeights } from '../helpers/llava';
 
 type Json = Record<string, any>;
@@ -40,11 +50,20 @@ function expectedShapes(p: TinyLlavaPreset, vocab: number, layout: 'hub' | 'new'
   const lm = layout === 'hub' ? 'language_model.model' : 'model.language_model';
   const vt = layout === 'hub' ? 'vision_tower.vision_model' : 'model.vision_tower.vision_model';
   const pj = layout === 'hub' ? 'multi_modal_projector' : 'model.multi_modal_projector';
-  const patches = (v.imageSize / v.patchSize) ** 2;
-  m.set(`${vt}.embeddings.class_embedding`, [v.hidden]);
-  m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
-  m.set(`${vt}.embeddings.position_embedding.weight`, [patches + 1, v.hidden]);
-  for (const n of ['pre_layrnorm', 'post_layernorm']) for (const x of ['weight', 'bias']) m.set(`${vt}.${n}.${x}`, [v.hidden]);
+  const patches = Math.floor(v.imageSize / v.patchSize) ** 2;
+  const qwen = t.kind === 'qwen2';
+  if (v.kind === 'siglip') {
+    // SiglipVisionModel: conv with bias, one position per patch, no class token, no pre-LN; no head.
+    m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
+    m.set(`${vt}.embeddings.patch_embedding.bias`, [v.hidden]);
+    m.set(`${vt}.embeddings.position_embedding.weight`, [patches, v.hidden]);
+    for (const x of ['weight', 'bias']) m.set(`${vt}.post_layernorm.${x}`, [v.hidden]);
+  } else {
+    m.set(`${vt}.embeddings.class_embedding`, [v.hidden]);
+    m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
+    m.set(`${vt}.embeddings.position_embedding.weight`, [patches + 1, v.hidden]);
+    for (const n of ['pre_layrnorm', 'post_layernorm']) for (const x of ['weight', 'bias']) m.set(`${vt}.${n}.${x}`, [v.hidden]);
+  }
   for (let i = 0; i < v.layers; i++) {
     const l = `${vt}.encoder.layers.${i}`;
     for (const x of ['q', 'k', 'v', 'out']) {
@@ -67,6 +86,11 @@ function expectedShapes(p: TinyLlavaPreset, vocab: number, layout: 'hub' | 'new'
     m.set(`${l}.self_attn.q_proj.weight`, [t.heads * hd, t.hidden]);
     m.set(`${l}.self_attn.k_proj.weight`, [t.kvHeads * hd, t.hidden]);
     m.set(`${l}.self_attn.v_proj.weight`, [t.kvHeads * hd, t.hidden]);
+    if (qwen) {
+      m.set(`${l}.self_attn.q_proj.bias`, [t.heads * hd]);
+      m.set(`${l}.self_attn.k_proj.bias`, [t.kvHeads * hd]);
+      m.set(`${l}.self_attn.v_proj.bias`, [t.kvHeads * hd]);
+    }
     m.set(`${l}.self_attn.o_proj.weight`, [t.hidden, t.heads * hd]);
     m.set(`${l}.mlp.gate_proj.weight`, [t.intermediate, t.hidden]);
     m.set(`${l}.mlp.up_proj.weight`, [t.intermediate, t.hidden]);
@@ -120,6 +144,8 @@ describe('tiny LLaVA checkpoint generator', () => {
       'tiny-nonsquare': 49,
       'tiny-144': 144,
       'bench-576': 576,
+      'tiny-qwen2-siglip': 49,
+      'tiny-qwen2-siglip-121': 121,
     });
   });
 
@@ -136,21 +162,34 @@ describe('tiny LLaVA checkpoint generator', () => {
           expect(tensors.get(name)!.dtype, name).toBe('F32');
         }
         // Config agrees with the preset and the tokenizer.
-        const p = PRESETS[preset];
+        const p: TinyLlavaPreset = PRESETS[preset];
         const t = cfg.text_config;
         const v = cfg.vision_config;
-        expect(cfg).toMatchObject({ model_type: 'llava', architectures: ['LlavaForConditionalGeneration'], vision_feature_layer: -2, vision_feature_select_strategy: p.strategy, projector_hidden_act: 'gelu' });
-        expect(t).toMatchObject({ model_type: 'llama', hidden_size: p.text.hidden, intermediate_size: p.text.intermediate, num_hidden_layers: p.text.layers, num_attention_heads: p.text.heads, num_key_value_heads: p.text.kvHeads, rms_norm_eps: 1e-5, rope_theta: 10000, tie_word_embeddings: p.text.tieEmbeddings });
-        expect(v).toMatchObject({ model_type: 'clip_vision_model', hidden_size: p.vision.hidden, intermediate_size: p.vision.intermediate, num_hidden_layers: p.vision.layers, num_attention_heads: p.vision.heads, image_size: p.vision.imageSize, patch_size: p.vision.patchSize, num_channels: 3, hidden_act: 'quick_gelu' });
+        const qwen = p.text.kind === 'qwen2';
+        const siglip = p.vision.kind === 'siglip';
+        expect(cfg).toMatchObject({ model_type: 'llava', architectures: ['LlavaForConditionalGeneration'], vision_feature_layer: siglip ? -1 : -2, vision_feature_select_strategy: p.strategy, projector_hidden_act: 'gelu' });
+        const sizes = { hidden_size: p.text.hidden, intermediate_size: p.text.intermediate, num_hidden_layers: p.text.layers, num_attention_heads: p.text.heads, num_key_value_heads: p.text.kvHeads, tie_word_embeddings: p.text.tieEmbeddings };
+        if (qwen) expect(t).toMatchObject({ model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], ...sizes, rms_norm_eps: 1e-6, rope_theta: 1e6, use_sliding_window: false });
+        else expect(t).toMatchObject({ model_type: 'llama', ...sizes, rms_norm_eps: 1e-5, rope_theta: 10000 });
+        const visionSizes = { hidden_size: p.vision.hidden, intermediate_size: p.vision.intermediate, num_hidden_layers: p.vision.layers, num_attention_heads: p.vision.heads, image_size: p.vision.imageSize, patch_size: p.vision.patchSize, num_channels: 3 };
+        if (siglip) expect(v).toEqual({ model_type: 'siglip_vision_model', ...visionSizes, hidden_act: 'gelu_pytorch_tanh', layer_norm_eps: 1e-6, vision_use_head: false });
+        else expect(v).toMatchObject({ model_type: 'clip_vision_model', ...visionSizes, hidden_act: 'quick_gelu' });
         const tok = json(files, 'tokenizer.json');
         const added = Object.fromEntries(tok.added_tokens.map((a: Json) => [a.content, a.id]));
         expect(cfg.image_token_index).toBe(added['<image>']);
-        expect(cfg.pad_token_id).toBe(added['<pad>']);
-        expect(t.vocab_size).toBe(Object.keys(tok.model.vocab).length + 2);
-        expect(json(files, 'processor_config.json')).toEqual({ image_token: '<image>', num_additional_image_tokens: 1, patch_size: p.vision.patchSize, processor_class: 'LlavaProcessor', vision_feature_select_strategy: p.strategy });
+        if (qwen) expect(cfg).not.toHaveProperty('pad_token_id'); // Qwen's own pad token, as the converter leaves it
+        else expect(cfg.pad_token_id).toBe(added['<pad>']);
+        // Base vocabulary + <image> <pad> (+ Qwen's three).
+        expect(t.vocab_size).toBe(Object.keys(tok.model.vocab).length + 2 + (qwen ? 3 : 0));
+        expect(json(files, 'processor_config.json')).toEqual({ image_token: '<image>', num_additional_image_tokens: siglip ? 0 : 1, patch_size: p.vision.patchSize, processor_class: 'LlavaProcessor', vision_feature_select_strategy: p.strategy });
         const pre = json(files, 'preprocessor_config.json');
-        expect(pre).toMatchObject({ image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: p.vision.imageSize }, crop_size: { height: p.vision.imageSize, width: p.vision.imageSize }, resample: 3, do_convert_rgb: true });
-        expect(json(files, 'generation_config.json')).toMatchObject({ bos_token_id: 1, eos_token_id: 2, pad_token_id: added['<pad>'] });
+        if (siglip) {
+          expect(pre).toEqual({ do_normalize: true, do_rescale: true, do_resize: true, image_mean: [0.5, 0.5, 0.5], image_processor_type: 'SiglipImageProcessor', image_std: [0.5, 0.5, 0.5], processor_class: 'LlavaProcessor', resample: 3, rescale_factor: 1 / 255, size: { height: p.vision.imageSize, width: p.vision.imageSize } });
+        } else {
+          expect(pre).toMatchObject({ image_processor_type: 'CLIPImageProcessor', size: { shortest_edge: p.vision.imageSize }, crop_size: { height: p.vision.imageSize, width: p.vision.imageSize }, resample: 3, do_convert_rgb: true });
+        }
+        if (qwen) expect(json(files, 'generation_config.json')).toMatchObject({ bos_token_id: added['<|endoftext|>'], eos_token_id: added['<|im_end|>'], pad_token_id: added['<|endoftext|>'] });
+        else expect(json(files, 'generation_config.json')).toMatchObject({ bos_token_id: 1, eos_token_id: 2, pad_token_id: added['<pad>'] });
       });
     }
   }
@@ -273,7 +312,7 @@ describe('tiny LLaVA checkpoint generator', () => {
   });
 
   it('random weights give finite, varied logits and non-degenerate greedy text', async () => {
-    for (const preset of ['tiny', 'tiny-mha', 'tiny-nonsquare'] as const) {
+    for (const preset of ['tiny', 'tiny-mha', 'tiny-nonsquare', 'tiny-qwen2-siglip'] as const) {
       for (const seed of [1, 2]) {
         const files = makeTinyLlava({ seed, preset });
         const w = await referenceWeights(files);
@@ -291,6 +330,87 @@ describe('tiny LLaVA checkpoint generator', () => {
         expect(std, `${preset} seed ${seed} logit spread`).toBeLessThan(10);
         expect(new Set(g.tokens).size, `${preset} seed ${seed} tokens ${g.tokens}`).toBeGreaterThanOrEqual(3);
       }
+    }
+  });
+});
+
+describe('tiny SigLIP + Qwen2 LLaVA (llava-interleave-qwen-0.5b-hf layout)', () => {
+  it('holds exactly the tensors of that checkpoint: SigLIP without CLS or pre-LN, conv bias, post-LN kept, q/k/v biases, no lm_head (tied)', () => {
+    const files = makeTinyLlava({ seed: 3, preset: 'tiny-qwen2-siglip' });
+    const tensors = allTensors(files);
+    const shape = (name: string) => tensors.get(name)?.shape;
+    // Written out by hand (hidden 48 / 64, 7 × 7 = 49 patches of 8 px, GQA 4 / 2 heads of 16).
+    expect(shape('vision_tower.vision_model.embeddings.patch_embedding.weight')).toEqual([48, 3, 8, 8]);
+    expect(shape('vision_tower.vision_model.embeddings.patch_embedding.bias')).toEqual([48]);
+    expect(shape('vision_tower.vision_model.embeddings.position_embedding.weight')).toEqual([49, 48]);
+    expect(shape('vision_tower.vision_model.encoder.layers.1.self_attn.k_proj.bias')).toEqual([48]);
+    expect(shape('vision_tower.vision_model.encoder.layers.1.mlp.fc1.weight')).toEqual([96, 48]);
+    expect(shape('vision_tower.vision_model.post_layernorm.weight')).toEqual([48]);
+    expect(shape('multi_modal_projector.linear_1.weight')).toEqual([64, 48]);
+    expect(shape('language_model.model.layers.0.self_attn.q_proj.bias')).toEqual([64]);
+    expect(shape('language_model.model.layers.1.self_attn.k_proj.weight')).toEqual([32, 64]);
+    expect(shape('language_model.model.layers.1.self_attn.v_proj.bias')).toEqual([32]);
+    expect(shape('language_model.model.layers.1.mlp.down_proj.weight')).toEqual([64, 176]);
+    const names = [...tensors.keys()];
+    for (const absent of ['class_embedding', 'pre_layrnorm', 'lm_head', 'o_proj.bias', 'mlp.gate_proj.bias', '.head.']) {
+      expect(names.filter((n) => n.includes(absent)), absent).toEqual([]);
+    }
+    // 3 embedding + 16 per encoder layer × 2 + 2 post-LN + 4 projector + 1 embed + 12 per decoder layer × 2 + 1 norm.
+    expect(names.length).toBe(3 + 32 + 2 + 4 + 1 + 24 + 1);
+    const renamed = [...allTensors(makeTinyLlava({ seed: 3, preset: 'tiny-qwen2-siglip', layout: 'new' })).keys()];
+    expect(renamed).toContain('model.vision_tower.vision_model.embeddings.patch_embedding.bias');
+    expect(renamed).toContain('model.language_model.layers.0.self_attn.q_proj.bias');
+    expect(renamed.filter((n) => n.includes('lm_head'))).toEqual([]);
+  });
+
+  it('parses in the runtime as SigLIP + Qwen2: biases, tied head, θ 1e6, eps 1e-6, last-layer full features, post-LN not read', async () => {
+    const files = makeTinyLlava({ seed: 1, preset: 'tiny-qwen2-siglip' });
+    const source = new MemorySource(files);
+    const config = parseLlavaConfig(await readJson(source, 'config.json'));
+    expect(config.text).toMatchObject({ modelType: 'qwen2', qkvBias: true, tieWordEmbeddings: true, ropeTheta: 1e6, rmsNormEps: 1e-6, numHeads: 4, numKvHeads: 2 });
+    expect(config.vision).toMatchObject({ kind: 'siglip', imageSize: 60, patchSize: 8, hiddenAct: 'gelu_pytorch_tanh', layerNormEps: 1e-6 });
+    expect([config.visionFeatureLayer, config.visionFeatureSelectStrategy, config.tileTokens]).toEqual([-1, 'full', 49]);
+    const names = llavaWeightNames(config, 'hub');
+    expect(names.text.lmHead).toBeNull();
+    expect(names.vision.kind).toBe('siglip');
+    const read = [...llavaTensorDtypes(names).keys()];
+    expect(read.filter((n) => n.includes('post_layernorm'))).toEqual([]);
+    expect(read).toContain('language_model.model.layers.1.self_attn.v_proj.bias');
+  });
+
+  it("tokenizer and processor files: Qwen's special tokens, no BOS, eos <|im_end|>, ChatML template, SigLIP resize without crop", async () => {
+    const files = makeTinyLlava({ seed: 1, preset: 'tiny-qwen2-siglip' });
+    expect(json(files, 'chat_template.json')).toEqual({ chat_template: QWEN2_LLAVA_CHAT_TEMPLATE });
+    const tokConfig = json(files, 'tokenizer_config.json');
+    expect(tokConfig).toMatchObject({ tokenizer_class: 'Qwen2Tokenizer', bos_token: null, eos_token: '<|im_end|>', pad_token: '<|endoftext|>', unk_token: null });
+    const pre = await loadPreprocessor(new MemorySource(files));
+    const vocab = Object.fromEntries(pre.tokenizer.get_vocab() as Map<string, number>);
+    const [endOfText, imStart, imEnd] = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'].map((t) => vocab[t]!);
+    expect([imStart - endOfText, imEnd - endOfText]).toEqual([1, 2]); // in Qwen's order
+    expect(pre.eosTokenIds).toEqual([imEnd]);
+    expect(pre.bosTokenId).toBe(endOfText);
+    expect(pre.padTokenId).toBe(endOfText);
+    expect(pre.imageTokenCount).toBe(49); // 7 × 7 + 0 additional tokens, 'full'
+    const prompt = pre.buildPrompt('What is shown?', { hasImage: true });
+    expect(prompt).toBe('<|im_start|>user\n<image>\nWhat is shown?<|im_end|>\n<|im_start|>assistant\n');
+    expect(pre.buildPrompt('Hi', { hasImage: false })).toBe('<|im_start|>user\n\nHi<|im_end|>\n<|im_start|>assistant\n');
+    const { inputIds, imageSpans } = pre.encode(prompt);
+    expect(inputIds[0]).toBe(imStart); // nothing added in front: Qwen2 has no BOS
+    expect(imageSpans).toEqual([{ start: imageSpans[0]!.start, end: imageSpans[0]!.start + 49 }]);
+    expect([...inputIds].filter((id) => id === imEnd)).toHaveLength(1);
+    // Plain text round-trips; no token is added around it.
+    const ids = pre.tokenizer.encode('What is the color of the circle?') as number[];
+    expect(ids.includes(vocab['<s>']!)).toBe(false);
+    expect(pre.decode(ids)).toBe('What is the color of the circle?');
+    // SiglipImageProcessor: a plain resize to 60 × 60 whatever the aspect (no crop), (x/255 − 0.5) / 0.5.
+    const rgb = [200, 100, 30];
+    const solid = { data: new Uint8ClampedArray(83 * 47 * 4).map((_, i) => (i % 4 === 3 ? 255 : rgb[i % 4]!)), width: 83, height: 47, channels: 4 as const };
+    const { pixelValues, width, height } = await pre.preprocessImage(solid);
+    expect([width, height]).toEqual([60, 60]);
+    for (let c = 0; c < 3; c++) {
+      const plane = pixelValues.subarray(c * 3600, (c + 1) * 3600);
+      const expected = (rgb[c]! / 255 - 0.5) / 0.5;
+      expect(plane.every((x) => Math.abs(x - expected) < 1e-5), `channel ${c}`).toBe(true);
     }
   });
 });
