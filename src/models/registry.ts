@@ -6,8 +6,9 @@ import { ConfigError, type Json } from './config';
 import type { ModelFamily } from './family';
 import { idefics3Family } from './idefics3';
 import { llavaFamily } from './llava';
+import { llavaNextFamily, llavaOnevisionFamily } from './llava-next';
 
-export const FAMILIES: readonly ModelFamily[] = [llavaFamily, idefics3Family];
+export const FAMILIES: readonly ModelFamily[] = [llavaFamily, llavaNextFamily, llavaOnevisionFamily, idefics3Family];
 
 export function familyFor(config: unknown): ModelFamily {
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new ConfigError('config.json must be a JSON object');
