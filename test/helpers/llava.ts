@@ -11,11 +11,12 @@ import type { ReferenceLlavaWeights } from '../../src/reference/llava';
 import { fromHalfBits } from '../../src/util/half';
 import type { Rng } from '../../src/util/random';
 
-export async function referenceWeights(files: ReadonlyMap<string, Uint8Array>): Promise<ReferenceLlavaWeights> {
+/** `modelTypes` / `imageNewline`: for the families built on LLaVA (llava_next, llava_onevision). */
+export async function referenceWeights(files: ReadonlyMap<string, Uint8Array>, o: { modelTypes?: readonly string[]; imageNewline?: boolean } = {}): Promise<ReferenceLlavaWeights> {
   const source = new MemorySource(files);
-  const config = parseLlavaConfig(await readJson(source, 'config.json'));
+  const config = parseLlavaConfig(await readJson(source, 'config.json'), o.modelTypes);
   const checkpoint = await openCheckpoint(source);
-  const names = llavaWeightNames(config, detectLlavaLayout(checkpoint.tensors.keys())!);
+  const names = llavaWeightNames(config, detectLlavaLayout(checkpoint.tensors.keys())!, { imageNewline: o.imageNewline });
   const dtypes = llavaTensorDtypes(names);
   const values = new Map<string, Float32Array>();
   for (const name of dtypes.keys()) {
