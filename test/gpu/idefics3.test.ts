@@ -13,6 +13,7 @@ import type { Idefics3Model } from '../../src/models/idefics3/model';
 import { ops } from '../../src/models/ops';
 import { placeImages } from '../../src/models/vlm';
 import type { Preprocessor } from '../../src/preprocess';
+import { Calibrator } from '../../src/prune/calibrate';
 import { pruningSession, type PruningPolicy } from '../../src/prune/policies';
 import type { ReferencePruner, ReferencePruneResult } from '../../src/reference/decoder';
 import { referenceIdefics3Generate, referenceIdefics3ImageFeatures, type ReferenceIdefics3Weights } from '../../src/reference/idefics3';
@@ -187,6 +188,21 @@ describe('Idefics3 (SmolVLM layout) vs the CPU reference', () => {
       engine.ctx.assertNoErrors();
     });
   }
+
+  it('calibration counts visual tokens only (markers excluded) over images of different grids, and its recipe prunes', async () => {
+    // 61×37 → 2×2 tiles + global (80 tokens); 20×60 → 64×22 → 2×1 tiles + global (48 tokens).
+    const wide = testImage(rng, 20, 60);
+    const samples = [{ image, question: QUESTION }, { image: wide, question: 'What is the color of the square?' }];
+    const result = await new Calibrator(engine, samples).run(0.6, 'tiny idefics3');
+    expect(result.passA.visualTokensPerSample).toEqual([80, 48]);
+    expect(result.recipe.referenceVisualTokens).toBe(64);
+    expect(result.feasible).toBe(true);
+    const r = await engine.generate({ prompt: QUESTION, image: wide, maxNewTokens: 2, pruning: { kind: 'fitprune', recipe: result.recipe }, recordKeptIndices: true });
+    expect(r.pruning.visualTokens).toBe(48);
+    expect(r.pruning.deleted.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(48);
+    expect(r.pruning.keptIndices!.every((layer) => layer.every((i) => i >= 0 && i < 48))).toBe(true);
+    engine.ctx.assertNoErrors();
+  });
 
   it('an unsplit image (do_image_splitting false): one frame, one run, no markers; unpruned and fitprune match the reference', async () => {
     const files = makeTinyIdefics3({ seed: rng.seed, imageSplitting: false });
