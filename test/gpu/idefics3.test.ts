@@ -140,6 +140,12 @@ describe('Idefics3 (SmolVLM layout) vs the CPU reference', () => {
     engine.ctx.assertNoErrors();
   });
 
+  it('warms up on its blank image (split like any other) with a FitPrune recipe for the reference image', async () => {
+    expect(engine.info().model!.imageTokens).toBe(80);
+    expect(await engine.warmup()).toBeGreaterThan(0);
+    engine.ctx.assertNoErrors();
+  });
+
   const counts = [12, 20, 0, 15];
   const cases: { name: string; policy: () => PruningPolicy; pruner: () => ReferencePruner }[] = [
     { name: 'fitprune', policy: () => ({ kind: 'fitprune', recipe: { counts, referenceVisualTokens: 80 } }), pruner: () => referenceFitPrune(counts) },
