@@ -19,6 +19,10 @@ describe('LLaVA end to end vs the CPU reference', () => {
   const cases: { preset: PresetName; dtype: 'f32' | 'bf16'; layout: 'hub' | 'new'; shards: number; size: [number, number] }[] = [
     { preset: 'tiny', dtype: 'f32', layout: 'hub', shards: 1, size: [56, 56] },
     { preset: 'tiny-mha', dtype: 'bf16', layout: 'new', shards: 3, size: [83, 47] }, // non-square input image
+    // llava-interleave-qwen layout: SigLIP (odd 7×7 grid, a remainder of the image never seen) +
+    // Qwen2 (q/k/v biases, tied head, θ 1e6); non-square images are resized without a crop.
+    { preset: 'tiny-qwen2-siglip', dtype: 'bf16', layout: 'hub', shards: 1, size: [83, 47] },
+    { preset: 'tiny-qwen2-siglip', dtype: 'f32', layout: 'new', shards: 2, size: [45, 71] },
   ];
   for (const c of cases) {
     it(`${c.preset}, ${c.dtype}, ${c.layout} layout, ${c.shards} shard(s), ${c.size.join('×')} image`, async () => {
