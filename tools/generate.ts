@@ -1,7 +1,9 @@
 /**
  * `npm run generate -- [--model <dir|url|owner/name>] [--image <png|jpg>] [--prompt "…"]`
  * Answers one question about one image with the same Engine the browser worker uses, on Node's
- * WebGPU (Dawn), streaming tokens to stdout, then prints the usage stats. Without --model it
+ * WebGPU (Dawn), streaming tokens to stdout, then prints the usage stats. With --json, stdout
+ * holds exactly one JSON object (text, tokens, finishReason, usage, pruning, model, loadMs) and
+ * nothing else; progress and errors go to stderr (an error leaves stdout empty, exit code 1). Without --model it
  * uses the embedded demo model; with neither --image nor --prompt, a shipped sample scene and
  * its first question.
  */
@@ -80,7 +82,9 @@ try {
   const { firstLogits: _omit, ...rest } = result;
   void _omit;
   if (values.json) {
-    console.log(JSON.stringify({ model: info.source, loadMs, ...rest }, null, 2));
+    // Typed arrays (the heatmap grid's cells) as JSON arrays, not as {"0": …} objects.
+    const plain = (_key: string, v: unknown) => (ArrayBuffer.isView(v) && !(v instanceof DataView) ? Array.from(v as unknown as ArrayLike<number>) : v);
+    console.log(JSON.stringify({ model: info.source, loadMs, ...rest }, plain, 2));
   } else {
     const u = result.usage;
     console.log(`\n\nfinish: ${result.finishReason}; prompt ${u.promptTokens} tokens (${u.visualTokens} visual), ${u.generatedTokens} generated`);
