@@ -18,6 +18,7 @@ import type { LoadProgressTracker } from '../load/progress';
 import { im2col, type Linear } from './clip';
 import { ConfigError } from './config';
 import { ops } from './ops';
+import { encoderLayerDtypes, encoderLayerNames, runEncoderLayers, type EncoderLayerNames, type EncoderLayerWeights, type WeightBiasNames } from './vit-encoder';
 
 type Json = Record<string, unknown>;
 
@@ -142,21 +143,8 @@ export function siglipLayersNeeded(c: SiglipVisionConfig, visionFeatureLayer: nu
   return visionFeatureLayer < 0 ? n + 1 + visionFeatureLayer : visionFeatureLayer;
 }
 
-export interface WeightBias {
-  weight: string;
-  bias: string;
-}
-
-export interface SiglipLayerNames {
-  norm1: WeightBias;
-  q: WeightBias;
-  k: WeightBias;
-  v: WeightBias;
-  out: WeightBias;
-  norm2: WeightBias;
-  fc1: WeightBias;
-  fc2: WeightBias;
-}
+export type WeightBias = WeightBiasNames;
+export type SiglipLayerNames = EncoderLayerNames;
 
 export interface SiglipWeightNames {
   /** weight [hidden, C, p, p] (Conv2d), bias [hidden]. */
@@ -180,19 +168,7 @@ export function siglipWeightNames(prefix: string, layersNeeded: number): SiglipW
   return {
     patchEmbedding: wb(`${prefix}embeddings.patch_embedding`),
     positionEmbedding: `${prefix}embeddings.position_embedding.weight`,
-    layers: Array.from({ length: layersNeeded }, (_, i) => {
-      const p = `${prefix}encoder.layers.${i}.`;
-      return {
-        norm1: wb(`${p}layer_norm1`),
-        q: wb(`${p}self_attn.q_proj`),
-        k: wb(`${p}self_attn.k_proj`),
-        v: wb(`${p}self_attn.v_proj`),
-        out: wb(`${p}self_attn.out_proj`),
-        norm2: wb(`${p}layer_norm2`),
-        fc1: wb(`${p}mlp.fc1`),
-        fc2: wb(`${p}mlp.fc2`),
-      };
-    }),
+    layers: encoderLayerNames(prefix, layersNeeded),
     postLayernorm: wb(`${prefix}post_layernorm`),
   };
 }
@@ -216,23 +192,16 @@ export function allSiglipWeightNames(n: SiglipWeightNames, o: SiglipOptions): st
  * table as f32. The same convention as the LLaVA loader's.
  */
 export function siglipTensorDtypes(n: SiglipWeightNames, o: SiglipOptions): Map<string, 'f16' | 'f32'> {
-  const m = new Map<string, 'f16' | 'f32'>();
-  for (const name of allSiglipWeightNames(n, o)) m.set(name, 'f32');
-  m.set(n.patchEmbedding.weight, 'f16');
-  for (const l of n.layers) for (const p of [l.q, l.k, l.v, l.out, l.fc1, l.fc2]) m.set(p.weight, 'f16');
-  return m;
+  const m = new Map<string, 'f16' | 'f32'>([
+    [n.patchEmbedding.weight, 'f16'],
+    [n.patchEmbedding.bias, 'f32'],
+    [n.positionEmbedding, 'f32'],
+  ]);
+  if (o.postLayernorm) for (const name of [n.postLayernorm.weight, n.postLayernorm.bias]) m.set(name, 'f32');
+  return encoderLayerDtypes(n.layers, m);
 }
 
-export interface SiglipLayerWeights {
-  norm1: Linear;
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  out: Linear;
-  norm2: Linear;
-  fc1: Linear;
-  fc2: Linear;
-}
+export type SiglipLayerWeights = EncoderLayerWeights;
 
 export interface SiglipWeights {
   /** weight f16 [hidden, C·p·p] (the convolution as a matrix, im2col order c, y, x), bias f32 [hidden]. */
@@ -341,7 +310,6 @@ export class SiglipVisionTower {
     const T = this.patches;
     const d = c.hiddenSize;
     const heads = c.numHeads;
-    const hd = d / heads;
     const eps = c.layerNormEps;
     const cols = im2col(pixels, c.numChannels, S, S, c.patchSize);
     const patchRows = ctx.upload(cols, [T, c.numChannels * c.patchSize * c.patchSize], 'f32', 'siglipPatches');
@@ -349,36 +317,7 @@ export class SiglipVisionTower {
     patchRows.dispose();
     let h = ops.add(ctx, patchEmb, w.positionEmbedding);
     patchEmb.dispose();
-    for (const layer of w.layers) {
-      const x1 = ops.layernorm(ctx, h, layer.norm1.weight, layer.norm1.bias, eps);
-      const q = ops.matmul(ctx, x1, layer.q.weight, layer.q.bias);
-      const k = ops.matmul(ctx, x1, layer.k.weight, layer.k.bias);
-      const v = ops.matmul(ctx, x1, layer.v.weight, layer.v.bias);
-      x1.dispose();
-      const attn = ops.attention(ctx, q.reshape([T, heads, hd]), k.reshape([T, heads, hd]), v.reshape([T, heads, hd]), {
-        kvLen: T,
-        causal: false,
-        scale: 1 / Math.sqrt(hd),
-        rowStats: null,
-      });
-      q.dispose();
-      k.dispose();
-      v.dispose();
-      const o = ops.matmul(ctx, attn.reshape([T, d]), layer.out.weight, layer.out.bias);
-      attn.dispose();
-      const h2 = ops.add(ctx, h, o);
-      h.dispose();
-      o.dispose();
-      const x2 = ops.layernorm(ctx, h2, layer.norm2.weight, layer.norm2.bias, eps);
-      const f1 = ops.matmul(ctx, x2, layer.fc1.weight, layer.fc1.bias);
-      x2.dispose();
-      ops.activationInPlace(ctx, f1, c.hiddenAct);
-      const f2 = ops.matmul(ctx, f1, layer.fc2.weight, layer.fc2.bias);
-      f1.dispose();
-      h = ops.add(ctx, h2, f2);
-      h2.dispose();
-      f2.dispose();
-    }
+    h = runEncoderLayers(ctx, h, w.layers, { tokens: T, hidden: d, heads, eps, act: c.hiddenAct });
     if (this.postLayernorm) {
       const post = w.postLayernorm!;
       const normed = ops.layernorm(ctx, h, post.weight, post.bias, eps);

@@ -156,15 +156,33 @@ export function placeImages(runs: readonly { start: number; end: number }[], vis
   return out;
 }
 
-/** Shared decoder side of every family: a subclass supplies the vision side and the description. */
+/**
+ * What a family can say of a model from its config files alone (no GPU): the fingerprint
+ * recipes are bound to, the FLOPs shape and the description. The loaded model delegates to it,
+ * and tests and tools use it without a GPU.
+ */
+export interface ModelFacts {
+  readonly family: string;
+  fingerprint(): string;
+  /** Compute shape for `tiles` tower runs (a reference image when omitted). */
+  flopsShape(tiles?: number): FlopsShape;
+  describe(source: string): ModelInfo;
+  /** The tower's input size: the blank warm-up image. */
+  readonly tileSize: number;
+}
+
+/** Shared decoder side of every family: a subclass supplies the vision side; its facts describe it. */
 export abstract class VlmBase implements VisionLanguageModel {
-  abstract readonly family: string;
+  readonly family: string;
 
   protected constructor(
     readonly ctx: GpuContext,
+    readonly facts: ModelFacts,
     readonly decoder: LlamaDecoder,
     private readonly owned: Tensor[],
-  ) {}
+  ) {
+    this.family = facts.family;
+  }
 
   get numLayers(): number {
     return this.decoder.config.numLayers;
@@ -176,12 +194,25 @@ export abstract class VlmBase implements VisionLanguageModel {
     return this.decoder.config.maxPositions;
   }
 
-  abstract describe(source: string): ModelInfo;
-  abstract fingerprint(): string;
-  abstract flopsShape(image?: PreparedImage | null): FlopsShape;
   abstract prepareImage(image: ImageInput, pre: Preprocessor): Promise<PreparedImage>;
-  abstract blankImage(): { data: Uint8ClampedArray; width: number; height: number; channels: 4 };
   abstract encodeImage(image: PreparedImage): Tensor;
+
+  describe(source: string): ModelInfo {
+    return this.facts.describe(source);
+  }
+
+  fingerprint(): string {
+    return this.facts.fingerprint();
+  }
+
+  flopsShape(image?: PreparedImage | null): FlopsShape {
+    return this.facts.flopsShape(image?.tiles.length);
+  }
+
+  blankImage(): { data: Uint8ClampedArray; width: number; height: number; channels: 4 } {
+    const size = this.facts.tileSize;
+    return { data: new Uint8ClampedArray(size * size * 4).fill(127), width: size, height: size, channels: 4 };
+  }
 
   async prefill(inputIds: Uint32Array, images: readonly Tensor[], placements: readonly ImagePlacement[], cache: KvCache, hooks: DecoderHooks | null): Promise<PrefillResult> {
     const { ctx } = this;

@@ -16,7 +16,7 @@ import { ModelLoadError, type FlopsShape, type LoadOptions, type ModelInfo, type
 import { ops } from '../ops';
 import { siglipGridSize, siglipPatches, SiglipVisionTower } from '../siglip';
 import { loadEncoderLayer } from '../vit-encoder';
-import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader } from '../vlm';
+import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
 import type { Idefics3Config } from './config';
 import { pixelShuffleRowPlan } from './connector-ref';
 import { idefics3Grid, preprocessIdefics3, type Idefics3PreprocessorConfig } from './image-processor';
@@ -59,13 +59,17 @@ export function idefics3VisualGrid(layout: Idefics3ImageLayout, q: number): Visu
  * What can be said of an Idefics3 model from config.json and preprocessor_config.json alone
  * (no GPU): fingerprint, FLOPs shape, description.
  */
-export class Idefics3Facts {
+export class Idefics3Facts implements ModelFacts {
   readonly family = 'idefics3';
 
   constructor(
     readonly config: Idefics3Config,
     readonly imageConfig: Idefics3PreprocessorConfig,
   ) {}
+
+  get tileSize(): number {
+    return this.config.vision.imageSize;
+  }
 
   /** Connector tokens per side of one frame. */
   get tokensPerSide(): number {
@@ -166,14 +170,14 @@ async function readImageConfig(source: ModelSource, config: Idefics3Config, sign
 }
 
 export class Idefics3Model extends VlmBase {
-  readonly family = 'idefics3';
+  declare readonly facts: Idefics3Facts;
   readonly config: Idefics3Config;
   /** Special-token strings already checked against the tokenizer. */
   private readonly knownTokens = new Set<string>();
 
   private constructor(
     ctx: GpuContext,
-    readonly facts: Idefics3Facts,
+    facts: Idefics3Facts,
     private readonly tower: SiglipVisionTower,
     /** f16 [text hidden, d·s²] */
     private readonly projection: Tensor,
@@ -182,7 +186,7 @@ export class Idefics3Model extends VlmBase {
     uploader: WeightUploader,
     decoder: Awaited<ReturnType<typeof loadDecoder>>,
   ) {
-    super(ctx, decoder, uploader.owned);
+    super(ctx, facts, decoder, uploader.owned);
     this.config = facts.config;
   }
 
@@ -292,20 +296,4 @@ export class Idefics3Model extends VlmBase {
     };
   }
 
-  blankImage(): { data: Uint8ClampedArray; width: number; height: number; channels: 4 } {
-    const size = this.config.vision.imageSize;
-    return { data: new Uint8ClampedArray(size * size * 4).fill(127), width: size, height: size, channels: 4 };
-  }
-
-  fingerprint(): string {
-    return this.facts.fingerprint();
-  }
-
-  flopsShape(image?: PreparedImage | null): FlopsShape {
-    return this.facts.flopsShape(image?.tiles.length);
-  }
-
-  describe(source: string): ModelInfo {
-    return this.facts.describe(source);
-  }
 }

@@ -16,7 +16,7 @@ import { bilinearResize } from '../../kernels/bilinear-resize';
 import { readJsonIfPresent, type ModelSource } from '../../load/source';
 import { toRgb, type ImageInput, type Preprocessor } from '../../preprocess';
 import type { Json } from '../config';
-import { ModelLoadError, type FlopsShape, type LoadOptions, type PreparedImage, type VisualGrid } from '../family';
+import { ModelLoadError, type LoadOptions, type PreparedImage, type VisualGrid } from '../family';
 import { LlavaFacts, LlavaModel, loadLlavaParts, type LlavaParts } from '../llava/model';
 import { ops } from '../ops';
 import { fingerprintOf } from '../vlm';
@@ -191,10 +191,6 @@ export class AnyresLlavaModel extends LlavaModel {
     resized.dispose();
     all.dispose();
     return out;
-  }
-
-  override flopsShape(image?: PreparedImage | null): FlopsShape {
-    return this.facts.flopsShape(image ? image.tiles.length : this.facts.referenceTiles());
   }
 }
 

@@ -13,7 +13,7 @@ import { loadEncoderLayer, type EncoderLayerNames } from '../vit-encoder';
 import { ModelLoadError, type FlopsShape, type ImageRegion, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
 import { SiglipVisionTower } from '../siglip';
-import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader } from '../vlm';
+import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
 import { visionLayersRun, type LlavaConfig } from './config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames, type LlavaWeightNames } from './weights';
 
@@ -103,16 +103,15 @@ export function squareGrid(tokens: number, side: number, offset: number, region:
 }
 
 export class LlavaModel extends VlmBase {
-  readonly family: string;
+  declare readonly facts: LlavaFacts;
   readonly config: LlavaConfig;
 
   constructor(
     ctx: GpuContext,
-    readonly facts: LlavaFacts,
+    facts: LlavaFacts,
     readonly parts: LlavaParts,
   ) {
-    super(ctx, parts.decoder, parts.uploader.owned);
-    this.family = facts.family;
+    super(ctx, facts, parts.decoder, parts.uploader.owned);
     this.config = facts.config;
   }
 
@@ -168,33 +167,21 @@ export class LlavaModel extends VlmBase {
     return { tiles: [pixelValues], visualTokens: n, promptText: pre.imageToken.repeat(n), layout: null, grid: squareGrid(n, this.gridSide, clsRows, this.facts.imageRegion) };
   }
 
-  blankImage(): { data: Uint8ClampedArray; width: number; height: number; channels: 4 } {
-    const size = this.config.vision.imageSize;
-    return { data: new Uint8ClampedArray(size * size * 4).fill(127), width: size, height: size, channels: 4 };
-  }
-
-  fingerprint(): string {
-    return this.facts.fingerprint();
-  }
-
-  flopsShape(image?: PreparedImage | null): FlopsShape {
-    return this.facts.flopsShape(image?.tiles.length ?? 1);
-  }
-
-  describe(source: string): ModelInfo {
-    return this.facts.describe(source);
-  }
 }
 
 /**
  * What can be said of a LLaVA model from its config alone (no GPU): fingerprint, FLOPs shape,
  * description. Tiling families extend it.
  */
-export class LlavaFacts {
+export class LlavaFacts implements ModelFacts {
   constructor(
     readonly config: LlavaConfig,
     readonly family = 'llava',
   ) {}
+
+  get tileSize(): number {
+    return this.config.vision.imageSize;
+  }
 
   get gridSide(): number {
     return Math.floor(this.config.vision.imageSize / this.config.vision.patchSize);
