@@ -13,7 +13,7 @@ import { activation } from './activation';
 import { attention, type AttentionArgs } from './attention';
 import { embedding } from './embedding';
 import { matmul } from './matmul';
-import { rmsnorm } from './norm';
+import { rmsnorm } from './rmsnorm';
 import { rope } from './rope';
 
 export type WeightLookup = (name: string) => Float32Array;

@@ -12,7 +12,7 @@ import { activation, type ActivationOp } from './activation';
 import { attention } from './attention';
 import { add, referenceGenerateFromFeatures, type ReferenceDecoderWeights, type ReferencePruner, type WeightLookup } from './decoder';
 import { matmul } from './matmul';
-import { layernorm } from './norm';
+import { layernorm } from './layernorm';
 import { referenceSiglip } from './siglip';
 
 export interface ReferenceLlavaWeights {

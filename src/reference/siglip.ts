@@ -7,7 +7,7 @@ import type { SiglipHiddenAct, SiglipVisionConfig, SiglipWeightNames } from '../
 import { activation, type ActivationOp } from './activation';
 import { attention } from './attention';
 import { matmul } from './matmul';
-import { layernorm } from './norm';
+import { layernorm } from './layernorm';
 
 function add(a: Float32Array, b: ArrayLike<number>): Float32Array {
   const out = new Float32Array(a.length);

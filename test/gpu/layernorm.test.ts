@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { layernorm } from '../../src/kernels/layernorm';
-import * as ref from '../../src/reference/norm';
+import * as ref from '../../src/reference/layernorm';
 import { expectClose } from '../helpers/compare';
 import { poisoned, readF32, testGpu } from '../helpers/gpu';
 import { freshRng } from '../helpers/random';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { KernelInputError } from '../../src/gpu/errors';
 import { rmsnorm } from '../../src/kernels/rmsnorm';
-import * as ref from '../../src/reference/norm';
+import * as ref from '../../src/reference/rmsnorm';
 import { expectClose } from '../helpers/compare';
 import { poisoned, readF32, testGpu } from '../helpers/gpu';
 import { freshRng } from '../helpers/random';
