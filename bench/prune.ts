@@ -1,58 +1,90 @@
 /**
- * npm run bench:prune — in one run on Node's WebGPU (Dawn): unpruned vs FitPrune prefill time
- * at 50 % and 30 % of the reference-convention FLOPs, next to the FLOPs ratios, and the cost of
- * the pruning machinery (statistics, ranking, gather) as a share of the unpruned prefill.
- * Model: a random LLaVA with LLaVA-1.5's 576 visual tokens on an 8-layer, 256-wide decoder
- * (preset bench-576), recipes calibrated on 2 samples. Only ratios measured here mean anything.
+ * npm run bench:prune [-- --case llava-576|next-2336|idefics3-1088|all] — in one run on Node's
+ * WebGPU (Dawn): unpruned vs FitPrune prefill time at 50 % and 30 % of the reference-convention
+ * FLOPs, next to the FLOPs ratios, and the cost of the pruning machinery (statistics, ranking,
+ * gather) as a share of the unpruned prefill. Models are random checkpoints in the exact HF
+ * layouts (test/fixtures/tiny): LLaVA-1.5's 576 visual tokens; a LLaVA-NeXT with 2,336 (base
+ * image + 2×4 anyres tiles + newline rows); an Idefics3 (SmolVLM) with 1,088 (4×4 tiles + the
+ * global image, tile markers between them). Recipes are calibrated here on 2 images. Only ratios
+ * measured in one run mean anything.
  */
+import { parseArgs } from 'node:util';
 import { Engine } from '../src/engine/engine';
 import { describeAdapter } from '../src/gpu/device';
 import { nodeGpu } from '../src/gpu/node';
 import { Calibrator, type PassA } from '../src/prune/calibrate';
 import type { PruningPolicy } from '../src/prune/policies';
 import { Rng } from '../src/util/random';
+import { IDEFICS3_PRESETS, makeTinyIdefics3 } from '../test/fixtures/tiny/idefics3';
 import { makeTinyLlava } from '../test/fixtures/tiny/llava';
+import { makeTinyLlavaNext, NEXT_PRESETS } from '../test/fixtures/tiny/llava-next';
 
 const PRUNING_KERNELS = ['attentionStats', 'attentionStatsReduce', 'bottomKKeep', 'bottomKKeepCompact', 'gatherRows', 'elementwise'];
 const RUNS = 3;
 
-function image(rng: Rng) {
-  const [w, h] = [336, 336];
+interface BenchCase {
+  describe: string;
+  files: () => Map<string, Uint8Array>;
+  image: [width: number, height: number];
+}
+
+// The big cases keep the tiles' geometry but a 4-layer, 128-wide decoder, so that a prefill of
+// 2,000+ tokens takes seconds (not minutes) on a software GPU and calibration fits in the run.
+const SMALL_DECODER = { hidden: 128, intermediate: 344, layers: 4, heads: 4, kvHeads: 2 };
+
+const CASES: Record<string, BenchCase> = {
+  'llava-576': {
+    describe: 'LLaVA-1.5 layout, 576 visual tokens (336 px, patch 14), 8 layers × 256 (preset bench-576)',
+    files: () => makeTinyLlava({ seed: 3, preset: 'bench-576' }),
+    image: [336, 336],
+  },
+  'next-2336': {
+    describe: 'LLaVA-NeXT layout (llava-v1.6-mistral), 2,336 visual tokens (448×224 image: base + 2×4 tiles of 112 px + newlines), 4 layers × 128',
+    files: () => makeTinyLlavaNext({ seed: 3, preset: { ...NEXT_PRESETS['bench-2336'], text: SMALL_DECODER } }),
+    image: [448, 224],
+  },
+  'idefics3-1088': {
+    describe: 'Idefics3 layout (SmolVLM), 1,088 visual tokens (512 px image: 4×4 tiles + global, 64 each, markers between), 4 layers × 128',
+    files: () => makeTinyIdefics3({ seed: 3, preset: { ...IDEFICS3_PRESETS['bench-1088'], text: { ...SMALL_DECODER, tieEmbeddings: false } } }),
+    image: [512, 512],
+  },
+};
+
+function image(rng: Rng, w: number, h: number) {
   const data = new Uint8ClampedArray(w * h * 4).fill(110);
+  const s = Math.floor(Math.min(w, h) / 6);
   for (let k = 0; k < 5; k++) {
-    const [x0, y0, c] = [rng.int(0, 280), rng.int(0, 280), [rng.int(0, 256), rng.int(0, 256), rng.int(0, 256)]];
-    for (let y = y0; y < y0 + 50; y++) for (let x = x0; x < x0 + 50; x++) data.set([...c, 255], (y * w + x) * 4);
+    const [x0, y0, c] = [rng.int(0, w - s), rng.int(0, h - s), [rng.int(0, 256), rng.int(0, 256), rng.int(0, 256)]];
+    for (let y = y0; y < y0 + s; y++) for (let x = x0; x < x0 + s; x++) data.set([...c, 255], (y * w + x) * 4);
   }
   return { data, width: w, height: h, channels: 4 as const };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const engine = await Engine.create({ gpu: nodeGpu() });
-try {
-  await engine.load({ files: makeTinyLlava({ seed: 3, preset: 'bench-576' }), name: 'bench-576' });
+async function bench(engine: Engine, name: string, c: BenchCase): Promise<void> {
+  const info = await engine.load({ files: c.files(), name });
   const rng = new Rng(7);
   const question = 'What is the color of the square on the left?';
-  const img = image(rng);
-  const samples = [0, 1].map(() => ({ image: image(rng), question }));
-  const prefill = async (pruning: PruningPolicy) => {
-    const r = await engine.generate({ prompt: question, image: img, maxNewTokens: 1, pruning });
-    return r;
-  };
-  await prefill({ kind: 'none' }); // warm-up: pipelines
+  const img = image(rng, ...c.image);
+  const samples = [0, 1].map(() => ({ image: image(rng, ...c.image), question }));
+  const prefill = (pruning: PruningPolicy) => engine.generate({ prompt: question, image: img, maxNewTokens: 1, pruning });
+  await prefill({ kind: 'none' }); // warm-up: pipelines and the image-feature cache
   const policies: { name: string; policy: PruningPolicy }[] = [{ name: 'unpruned', policy: { kind: 'none' } }];
   let passA: PassA | undefined;
   let calibrationSeconds = 0;
   for (const keep of [0.5, 0.3]) {
     const t0 = performance.now();
-    const c = await new Calibrator(engine, samples).run(keep, 'bench-576', { passA });
+    const r = await new Calibrator(engine, samples).run(keep, name, { passA });
     calibrationSeconds += (performance.now() - t0) / 1000;
-    passA = c.passA;
-    policies.push({ name: `fitprune ${keep * 100} %`, policy: { kind: 'fitprune', recipe: c.recipe } });
+    passA = r.passA;
+    policies.push({ name: `fitprune ${keep * 100} %`, policy: { kind: 'fitprune', recipe: r.recipe } });
   }
   const rows: string[] = [];
   let unprunedMs = 0;
-  for (const { name, policy } of policies) {
+  let visual = 0;
+  let promptTokens = 0;
+  for (const { name: label, policy } of policies) {
     await prefill(policy); // warm-up of this policy's pipelines
     const times: number[] = [];
     let last = await prefill(policy);
@@ -61,9 +93,13 @@ try {
       times.push(last.usage.prefillMs);
     }
     const ms = median(times);
-    if (policy.kind === 'none') unprunedMs = ms;
+    if (policy.kind === 'none') {
+      unprunedMs = ms;
+      visual = last.usage.visualTokens;
+      promptTokens = last.usage.promptTokens;
+    }
     rows.push(
-      `| ${name} | ${ms.toFixed(0)} | ${(ms / unprunedMs).toFixed(3)} | ${last.pruning.flops.reference.ratio.toFixed(3)} | ${last.pruning.flops.architecture.ratio.toFixed(3)} | ${last.pruning.keptPerLayer.at(-1)} |`,
+      `| ${label} | ${ms.toFixed(0)} | ${(ms / unprunedMs).toFixed(3)} | ${last.pruning.flops.reference.ratio.toFixed(3)} | ${last.pruning.flops.architecture.ratio.toFixed(3)} | ${last.pruning.keptPerLayer.at(-1)} |`,
     );
   }
   // Overhead: per-kernel GPU time (wall clock per dispatch) of one unpruned and one pruned prefill.
@@ -76,14 +112,24 @@ try {
   const pruned = await profile(policies[1]!.policy);
   const total = base.reduce((a, k) => a + k.totalMs, 0);
   const machinery = pruned.filter((k) => PRUNING_KERNELS.includes(k.label)).reduce((a, k) => a + k.totalMs, 0);
-  console.log(`# Pruning benchmark — ${new Date().toISOString().slice(0, 10)}\n`);
-  console.log(`Adapter: ${describeAdapter(engine.adapter)}`);
-  console.log(`Model: random LLaVA, 576 visual tokens, 8 layers × 256 wide (preset bench-576); prompt ${(await prefill({ kind: 'none' })).usage.promptTokens} tokens; median of ${RUNS} prefills`);
-  console.log(`Recipes calibrated here on 2 samples in ${calibrationSeconds.toFixed(1)} s (both budgets, pass A shared)\n`);
+  console.log(`\n## ${name}\n`);
+  console.log(`Model: random ${info.family} checkpoint — ${c.describe}; prompt ${promptTokens} tokens of which ${visual} visual; median of ${RUNS} prefills (image features cached)`);
+  console.log(`Recipes calibrated here on 2 images in ${calibrationSeconds.toFixed(1)} s (both budgets, pass A shared)\n`);
   console.log('| policy | prefill ms | time ratio | FLOPs ratio (reference) | FLOPs ratio (architecture) | visual tokens left |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) console.log(r);
   console.log(`\nStatistics + ranking + gather at 50 %: ${machinery.toFixed(1)} ms of kernel time = ${((machinery / total) * 100).toFixed(1)} % of the unpruned prefill's ${total.toFixed(0)} ms (per-dispatch wall clock)`);
+}
+
+const { values } = parseArgs({ options: { case: { type: 'string', default: 'llava-576' } } });
+const names = values.case === 'all' ? Object.keys(CASES) : values.case!.split(',');
+for (const n of names) if (!CASES[n]) throw new Error(`unknown --case "${n}" (${Object.keys(CASES).join(', ')}, all)`);
+
+const engine = await Engine.create({ gpu: nodeGpu() });
+try {
+  console.log(`# Pruning benchmark — ${new Date().toISOString().slice(0, 10)}\n`);
+  console.log(`Adapter: ${describeAdapter(engine.adapter)}`);
+  for (const n of names) await bench(engine, n, CASES[n]!);
 } finally {
   engine.dispose();
 }
