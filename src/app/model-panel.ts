@@ -178,7 +178,7 @@ export function initModelPanel(onLoaded: (info: ModelInfo) => Promise<void>): vo
       try {
         // Before any weight is downloaded: what the GPU will hold, and a refusal when it cannot.
         const plan = await engine().inspect(choice.ref, id);
-        const estimate = `${plan.family} model, ${fmtBytes(plan.gpuBytes)} of weights on the GPU (${fmtBytes(plan.downloadBytes)} to read; largest tensor ${fmtBytes(plan.largestTensor.bytes)}, adapter limit ${fmtBytes(plan.maxBufferSize)} per buffer)${plan.exact ? '' : ', estimated'}`;
+        const estimate = `${plan.family} model, ${fmtBytes(plan.gpuBytes)} of weights on the GPU (${fmtBytes(plan.downloadBytes)} to read; largest tensor ${fmtBytes(plan.largestTensor.bytes)}, adapter limit ${fmtBytes(plan.maxBufferSize)} per buffer)`;
         if (plan.refusal) throw new Error(`it cannot run on this GPU: ${plan.refusal}`);
         status.textContent = `Loading ${choice.label}: ${estimate}…`;
         const info = await engine().load(choice.ref, id, Comlink.proxy(onProgress));

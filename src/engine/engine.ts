@@ -99,8 +99,6 @@ export interface ModelInspection {
   maxBufferSize: number;
   /** null when it fits; otherwise why it cannot be loaded on this adapter. */
   refusal: string | null;
-  /** True when the family gave its exact plan; false for the generic estimate (matrices f16). */
-  exact: boolean;
 }
 
 export class EngineError extends Error {
@@ -157,11 +155,7 @@ export class Engine {
     const config = (await readJson(source, 'config.json', options)) as Record<string, unknown>;
     const family = familyFor(config);
     const checkpoint = await openCheckpoint(source, options);
-    const exact = Boolean(family.weightPlan);
-    // Without a family plan: every matrix as f16, vectors as f32 (what every family does).
-    const plan = family.weightPlan
-      ? family.weightPlan(config, checkpoint.tensors.keys())
-      : new Map([...checkpoint.tensors].map(([name, t]) => [name, t.shape.length >= 2 ? 'f16' : 'f32'] as const));
+    const plan = family.weightPlan(config, checkpoint.tensors.keys());
     checkpoint.require(plan.keys());
     const { bytes, largest } = weightMemory(checkpoint, plan);
     let downloadBytes = 0;
@@ -175,7 +169,7 @@ export class Engine {
       largest.bytes > maxBufferSize
         ? `its largest tensor (${largest.name}, ${mib(largest.bytes)} as stored on the GPU) is over this adapter's largest buffer (${mib(maxBufferSize)}); the weights total ${mib(bytes)}`
         : null;
-    return { source: source.description, family: family.name, modelType: String(config['model_type']), gpuBytes: bytes, downloadBytes, largestTensor: largest, maxBufferSize, refusal, exact };
+    return { source: source.description, family: family.name, modelType: String(config['model_type']), gpuBytes: bytes, downloadBytes, largestTensor: largest, maxBufferSize, refusal };
   }
 
   /** The model families this engine can load, with real Hub ids of each (for suggestions). */

@@ -171,7 +171,7 @@ export interface ModelFamily {
    * The tensors the forward pass reads and how each is stored on the GPU, from config.json and
    * the checkpoint's tensor names alone (no weights): the memory estimate before a download.
    */
-  weightPlan?(config: Json, tensorNames: Iterable<string>): Map<string, 'f16' | 'f32'>;
+  weightPlan(config: Json, tensorNames: Iterable<string>): Map<string, 'f16' | 'f32'>;
   /** Reads the checkpoint's headers, checks names and sizes, uploads the weights (progress, abort). */
   load(ctx: GpuContext, source: ModelSource, config: Json, options: LoadOptions): Promise<VisionLanguageModel>;
 }
