@@ -14,15 +14,16 @@ import { ops } from '../../src/models/ops';
 import { placeImages } from '../../src/models/vlm';
 import type { Preprocessor } from '../../src/preprocess';
 import { Calibrator } from '../../src/prune/calibrate';
-import { pruningSession, type PruningPolicy } from '../../src/prune/policies';
-import type { ReferencePruner, ReferencePruneResult } from '../../src/reference/decoder';
+import { pruningSession } from '../../src/prune/policies';
+import type { ReferencePruner } from '../../src/reference/decoder';
 import { referenceIdefics3Generate, referenceIdefics3ImageFeatures, type ReferenceIdefics3Weights } from '../../src/reference/idefics3';
-import { referenceFastV, referenceFitPrune, referenceRandomPrune } from '../../src/reference/prune';
+import { referenceFitPrune } from '../../src/reference/prune';
 import { makeTinyIdefics3 } from '../fixtures/tiny/idefics3';
 import { expectClose } from '../helpers/compare';
 import { readF32 } from '../helpers/gpu';
 import { idefics3ReferenceWeights } from '../helpers/idefics3';
 import { testImage } from '../helpers/llava';
+import { expectPrunedLikeReference, policyCases, recordReferenceKept, type PolicyCase } from '../helpers/pruning';
 import { freshRng, type Rng } from '../helpers/random';
 
 const g = globalThis as { __FITPRUNE_TEST_GPU__?: GPU };
@@ -46,24 +47,11 @@ function recordReference(pruner: ReferencePruner, placement: ImagePlacement, mar
   const fixed = new Set(placement.fixedOffsets);
   const visualIndex = new Map<number, number>();
   for (let off = 0, i = 0; off < placement.region.end - placement.region.start; off++) if (!fixed.has(off)) visualIndex.set(placement.region.start + off, i++);
-  const kept: number[][] = [];
-  let current = [...visualIndex.values()];
-  const record = (r: ReferencePruneResult, positions: number[]) => {
-    if (!r) return r;
+  return recordReferenceKept(pruner, [...visualIndex.values()], (r, positions) => {
     const left = r.keep.map((row) => positions[row]!);
     for (const m of markers) if (!left.includes(m)) throw new Error(`reference pruning deleted tile marker at position ${m}`);
-    current = left.filter((p) => visualIndex.has(p)).map((p) => visualIndex.get(p)!);
-    return r;
-  };
-  const wrapped: ReferencePruner = {
-    afterAttention: pruner.afterAttention && ((a) => record(pruner.afterAttention!(a), a.positions)),
-    afterLayer: (a) => {
-      const r = pruner.afterLayer ? record(pruner.afterLayer(a), a.positions) : null;
-      kept.push(current);
-      return r;
-    },
-  };
-  return { wrapped, kept };
+    return left.filter((p) => visualIndex.has(p)).map((p) => visualIndex.get(p)!);
+  });
 }
 
 /** The policy's hooks, plus a readback of the position ids left after each layer (what the decoder really kept). */
@@ -147,10 +135,8 @@ describe('Idefics3 (SmolVLM layout) vs the CPU reference', () => {
   });
 
   const counts = [12, 20, 0, 15];
-  const cases: { name: string; policy: () => PruningPolicy; pruner: () => ReferencePruner }[] = [
-    { name: 'fitprune', policy: () => ({ kind: 'fitprune', recipe: { counts, referenceVisualTokens: 80 } }), pruner: () => referenceFitPrune(counts) },
-    { name: 'random', policy: () => ({ kind: 'random', recipe: { counts, referenceVisualTokens: 80 }, seed: 11 }), pruner: () => referenceRandomPrune(counts, 11) },
-    { name: 'fastv K=2 R=0.5', policy: () => ({ kind: 'fastv', layer: 2, ratio: 0.5 }), pruner: () => referenceFastV(2, 0.5) },
+  const cases: PolicyCase[] = [
+    ...policyCases(() => ({ counts, referenceVisualTokens: 80 }), 11),
     {
       name: 'fitprune asking for more than there is',
       policy: () => ({ kind: 'fitprune', recipe: { counts: [50, 50, 50, 50], referenceVisualTokens: 80 } }),
@@ -163,9 +149,7 @@ describe('Idefics3 (SmolVLM layout) vs the CPU reference', () => {
       const r: GenerateResult = await engine.generate({ prompt: QUESTION, image, maxNewTokens: NEW_TOKENS, pruning: c.policy(), recordKeptIndices: true });
       const { wrapped, kept } = recordReference(c.pruner(), placement, markers);
       const expected = referenceIdefics3Generate(ref, inputIds, placement, prepared.tiles, NEW_TOKENS, pre.eosTokenIds, wrapped);
-      expect(r.pruning.keptIndices, `seed ${rng.seed}`).toEqual(kept);
-      expectClose(r.firstLogits!, expected.logits[0]!, TOLERANCE, `first logits, seed ${rng.seed}`);
-      expect(r.tokens, `seed ${rng.seed}`).toEqual(expected.tokens);
+      expectPrunedLikeReference(r, expected, kept, TOLERANCE, rng.seed);
       // Only visual tokens are counted and deleted: never more than the image has.
       const deleted = r.pruning.deleted.reduce((a, b) => a + b, 0);
       expect(deleted).toBeGreaterThan(0);

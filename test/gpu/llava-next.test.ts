@@ -9,11 +9,12 @@ import { rescaleCounts } from '../../src/prune/recipe';
 import type { ReferencePruner } from '../../src/reference/decoder';
 import type { ReferenceLlavaWeights } from '../../src/reference/llava';
 import { referenceAnyresFeatures, referenceGenerateAnyres } from '../../src/reference/llava-next';
-import { referenceFastV, referenceFitPrune, referenceRandomPrune } from '../../src/reference/prune';
+import { referenceFitPrune } from '../../src/reference/prune';
 import { makeTinyLlavaNext, makeTinyLlavaOnevision } from '../fixtures/tiny/llava-next';
 import { expectClose } from '../helpers/compare';
 import { readF32 } from '../helpers/gpu';
 import { referenceWeights, testImage } from '../helpers/llava';
+import { expectPrunedLikeReference, policyCases, recordSpanKept } from '../helpers/pruning';
 import { freshRng, type Rng } from '../helpers/random';
 
 const g = globalThis as { __FITPRUNE_TEST_GPU__?: GPU };
@@ -119,36 +120,17 @@ for (const c of CASES) {
 
       /** Reference run recording the original span offsets kept after each layer. */
       function referenceRun(pruner: ReferencePruner, q = p) {
-        const kept: number[][] = [];
-        let current = Array.from({ length: q.layout.totalTokens }, (_, i) => i);
-        const record = (r: ReturnType<NonNullable<ReferencePruner['afterAttention']>>, positions: number[]) => {
-          if (r) current = r.visualSpan ? r.keep.slice(r.visualSpan.start, r.visualSpan.end).map((row) => positions[row]! - q.span.start) : [];
-          return r;
-        };
-        const wrapped: ReferencePruner = {
-          afterAttention: pruner.afterAttention && ((a) => record(pruner.afterAttention!(a), a.positions)),
-          afterLayer: (a) => {
-            const r = pruner.afterLayer ? record(pruner.afterLayer(a), a.positions) : null;
-            kept.push(current);
-            return r;
-          },
-        };
+        const { wrapped, kept } = recordSpanKept(pruner, q.span);
         return { gen: referenceGenerateAnyres(ref, q.inputIds, q.span, { tiles: q.prepared.tiles, layout: q.layout }, NEW_TOKENS, pre.eosTokenIds, wrapped), kept };
       }
 
-      const policies: { name: string; policy: () => PruningPolicy; pruner: () => ReferencePruner }[] = [
-        { name: 'fitprune', policy: () => ({ kind: 'fitprune', recipe: { counts, referenceVisualTokens: N } }), pruner: () => referenceFitPrune(counts) },
-        { name: 'random', policy: () => ({ kind: 'random', recipe: { counts, referenceVisualTokens: N }, seed: 5 }), pruner: () => referenceRandomPrune(counts, 5) },
-        { name: 'fastv K=2 R=0.5', policy: () => ({ kind: 'fastv', layer: 2, ratio: 0.5 }), pruner: () => referenceFastV(2, 0.5) },
-      ];
+      const policies = policyCases(() => ({ counts, referenceVisualTokens: N }), 5);
       for (const pc of policies) {
         it(`${pc.name}: same tokens dropped at each layer, logits and tokens match`, async () => {
           const r = await run(pc.policy());
           const expected = referenceRun(pc.pruner());
           expect(r.pruning.visualTokens).toBe(N);
-          expect(r.pruning.keptIndices, `seed ${rng.seed}`).toEqual(expected.kept);
-          expectClose(r.firstLogits!, expected.gen.logits[0]!, TOLERANCE, `first logits, seed ${rng.seed}`);
-          expect(r.tokens, `seed ${rng.seed}`).toEqual(expected.gen.tokens);
+          expectPrunedLikeReference(r, expected.gen, expected.kept, TOLERANCE, rng.seed);
           expect(r.pruning.flops.reference.ratio).toBeLessThan(1);
         });
       }

@@ -7,11 +7,10 @@ import { Engine, type GenerateResult } from '../../src/engine/engine';
 import type { PruningPolicy } from '../../src/prune/policies';
 import type { ReferencePruner } from '../../src/reference/decoder';
 import { referenceGenerate, type ReferenceLlavaWeights } from '../../src/reference/llava';
-import { referenceFastV, referenceFitPrune, referenceRandomPrune } from '../../src/reference/prune';
 import type { Preprocessor } from '../../src/preprocess';
 import { makeTinyLlava } from '../fixtures/tiny/llava';
-import { expectClose } from '../helpers/compare';
 import { referenceWeights, testImage } from '../helpers/llava';
+import { expectPrunedLikeReference, policyCases, recordSpanKept } from '../helpers/pruning';
 import { freshRng, type Rng } from '../helpers/random';
 
 const g = globalThis as { __FITPRUNE_TEST_GPU__?: GPU };
@@ -44,23 +43,9 @@ describe('pruned inference vs the pruned CPU reference (tiny-qwen2-siglip-121: S
   const run = (pruning: PruningPolicy): Promise<GenerateResult> =>
     engine.generate({ prompt: QUESTION, image, maxNewTokens: 4, pruning, recordKeptIndices: true });
 
-  /** Reference kept indices per layer (offsets into the visual span), recorded by wrapping the pruner. */
+  /** Reference run with the kept indices per layer (offsets into the visual span) recorded by wrapping the pruner. */
   function referenceRun(pruner: ReferencePruner) {
-    const spanStart = prompt.imageSpans[0]!.start;
-    const kept: number[][] = [];
-    let current = Array.from({ length: N }, (_, i) => i);
-    const record = (r: ReturnType<NonNullable<ReferencePruner['afterAttention']>>, positions: number[]) => {
-      if (r) current = r.visualSpan ? r.keep.slice(r.visualSpan.start, r.visualSpan.end).map((row) => positions[row]! - spanStart) : [];
-      return r;
-    };
-    const wrapped: ReferencePruner = {
-      afterAttention: pruner.afterAttention && ((a) => record(pruner.afterAttention!(a), a.positions)),
-      afterLayer: (a) => {
-        const r = pruner.afterLayer ? record(pruner.afterLayer(a), a.positions) : null;
-        kept.push(current);
-        return r;
-      },
-    };
+    const { wrapped, kept } = recordSpanKept(pruner, prompt.imageSpans[0]!);
     const gen = referenceGenerate(ref, prompt.inputIds, prompt.imageSpans[0]!, pixels, 4, pre.eosTokenIds, wrapped);
     return { gen, kept };
   }
@@ -74,18 +59,12 @@ describe('pruned inference vs the pruned CPU reference (tiny-qwen2-siglip-121: S
   });
 
   const counts = [25, 40, 0, 16];
-  const cases: { name: string; policy: () => PruningPolicy; pruner: () => ReferencePruner }[] = [
-    { name: 'fitprune', policy: () => ({ kind: 'fitprune', recipe: { counts, referenceVisualTokens: N } }), pruner: () => referenceFitPrune(counts) },
-    { name: 'random (same counts)', policy: () => ({ kind: 'random', recipe: { counts, referenceVisualTokens: N }, seed: 5 }), pruner: () => referenceRandomPrune(counts, 5) },
-    { name: 'fastv K=2 R=0.5', policy: () => ({ kind: 'fastv', layer: 2, ratio: 0.5 }), pruner: () => referenceFastV(2, 0.5) },
-  ];
+  const cases = policyCases(() => ({ counts, referenceVisualTokens: N }), 5, 'random (same counts)');
   for (const c of cases) {
     it(`${c.name}: same tokens dropped at each layer, logits and tokens match`, async () => {
       const r = await run(c.policy());
       const expected = referenceRun(c.pruner());
-      expect(r.pruning.keptIndices, `seed ${rng.seed}`).toEqual(expected.kept);
-      expectClose(r.firstLogits!, expected.gen.logits[0]!, { rtol: 2e-4 }, `first logits, seed ${rng.seed}`);
-      expect(r.tokens, `seed ${rng.seed}`).toEqual(expected.gen.tokens);
+      expectPrunedLikeReference(r, expected.gen, expected.kept, { rtol: 2e-4 }, rng.seed);
       expect(r.pruning.flops.reference.ratio).toBeLessThan(1);
       expect(r.pruning.flops.architecture.ratio).toBeLessThan(1);
     });
