@@ -2,37 +2,19 @@
  * Shared by the end-to-end model tests: a tiny checkpoint in memory, the same weights for the
  * CPU reference (f16-rounded where the GPU stores f16), and a synthetic test image.
  */
-import { openCheckpoint } from '../../src/load/checkpoint';
-import { toFloat16Bits, toFloat32 } from '../../src/load/convert';
-import { MemorySource, readJson } from '../../src/load/source';
 import { parseLlavaConfig } from '../../src/models/llava/config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames } from '../../src/models/llava/weights';
 import type { ReferenceLlavaWeights } from '../../src/reference/llava';
-import { fromHalfBits } from '../../src/util/half';
 import type { Rng } from '../../src/util/random';
+import { referenceWeightsFromFiles } from './reference-weights';
 
 /** `modelTypes` / `imageNewline`: for the families built on LLaVA (llava_next, llava_onevision). */
-export async function referenceWeights(files: ReadonlyMap<string, Uint8Array>, o: { modelTypes?: readonly string[]; imageNewline?: boolean } = {}): Promise<ReferenceLlavaWeights> {
-  const source = new MemorySource(files);
-  const config = parseLlavaConfig(await readJson(source, 'config.json'), o.modelTypes);
-  const checkpoint = await openCheckpoint(source);
-  const names = llavaWeightNames(config, detectLlavaLayout(checkpoint.tensors.keys())!, { imageNewline: o.imageNewline });
-  const dtypes = llavaTensorDtypes(names);
-  const values = new Map<string, Float32Array>();
-  for (const name of dtypes.keys()) {
-    const info = checkpoint.info(name);
-    const bytes = await checkpoint.read(name);
-    values.set(name, dtypes.get(name) === 'f16' ? fromHalfBits(toFloat16Bits(bytes, info.dtype)) : toFloat32(bytes, info.dtype));
-  }
-  return {
-    config,
-    names,
-    get: (name) => {
-      const v = values.get(name);
-      if (!v) throw new Error(`reference: no tensor ${name}`);
-      return v;
-    },
-  };
+export function referenceWeights(files: ReadonlyMap<string, Uint8Array>, o: { modelTypes?: readonly string[]; imageNewline?: boolean } = {}): Promise<ReferenceLlavaWeights> {
+  return referenceWeightsFromFiles(files, (raw, tensorNames) => {
+    const config = parseLlavaConfig(raw, o.modelTypes);
+    const names = llavaWeightNames(config, detectLlavaLayout(tensorNames)!, { imageNewline: o.imageNewline });
+    return { config, names, dtypes: llavaTensorDtypes(names) };
+  });
 }
 
 /** An RGBA test image: a few coloured rectangles on a grey background. */
