@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { headerLength, parseHeader } from '../../src/load/safetensors';
 import { MemorySource } from '../../src/load/source';
 import { ConfigError } from '../../src/models/config';
 import { parseIdefics3Config } from '../../src/models/idefics3/config';
@@ -11,60 +10,16 @@ import { familyFor } from '../../src/models/registry';
 import { placeImages } from '../../src/models/vlm';
 import { loadPreprocessor } from '../../src/preprocess';
 import { IDEFICS3_PRESETS, idefics3PresetSeqLen, makeTinyIdefics3, SMOLVLM_CHAT_TEMPLATE, type TinyIdefics3Preset } from '../fixtures/tiny/idefics3';
+import { decoderShapes, expectExactTensors, towerShapes, type Shapes } from '../helpers/tensor-shapes';
 
 type Json = Record<string, unknown>;
 const json = (files: Map<string, Uint8Array>, name: string): Json => JSON.parse(new TextDecoder().decode(files.get(name)!)) as Json;
 
-function tensors(files: Map<string, Uint8Array>): Map<string, { dtype: string; shape: number[] }> {
-  const bytes = files.get('model.safetensors')!;
-  const n = headerLength(bytes.subarray(0, 8), bytes.byteLength, 'model.safetensors');
-  const out = new Map<string, { dtype: string; shape: number[] }>();
-  for (const t of parseHeader(bytes.subarray(8, 8 + n), bytes.byteLength, 'model.safetensors').tensors.values()) out.set(t.name, { dtype: t.dtype, shape: t.shape });
-  return out;
-}
-
 /** The tensors an HF Idefics3ForConditionalGeneration checkpoint of this preset holds, written out independently of src/models. */
-function expectedShapes(p: TinyIdefics3Preset, vocab: number): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const { text: t, vision: v } = p;
-  const hd = t.hidden / t.heads;
-  const vt = 'model.vision_model';
-  const patches = (v.imageSize / v.patchSize) ** 2;
-  m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
-  m.set(`${vt}.embeddings.patch_embedding.bias`, [v.hidden]);
-  m.set(`${vt}.embeddings.position_embedding.weight`, [patches, v.hidden]);
-  for (let i = 0; i < v.layers; i++) {
-    const l = `${vt}.encoder.layers.${i}`;
-    for (const x of ['q', 'k', 'v', 'out']) {
-      m.set(`${l}.self_attn.${x}_proj.weight`, [v.hidden, v.hidden]);
-      m.set(`${l}.self_attn.${x}_proj.bias`, [v.hidden]);
-    }
-    for (const n of ['layer_norm1', 'layer_norm2']) for (const x of ['weight', 'bias']) m.set(`${l}.${n}.${x}`, [v.hidden]);
-    m.set(`${l}.mlp.fc1.weight`, [v.intermediate, v.hidden]);
-    m.set(`${l}.mlp.fc1.bias`, [v.intermediate]);
-    m.set(`${l}.mlp.fc2.weight`, [v.hidden, v.intermediate]);
-    m.set(`${l}.mlp.fc2.bias`, [v.hidden]);
-  }
-  m.set(`${vt}.post_layernorm.weight`, [v.hidden]);
-  m.set(`${vt}.post_layernorm.bias`, [v.hidden]);
-  m.set('model.connector.modality_projection.proj.weight', [t.hidden, v.hidden * p.scaleFactor ** 2]);
-  const lm = 'model.text_model';
-  m.set(`${lm}.embed_tokens.weight`, [vocab, t.hidden]);
-  for (let i = 0; i < t.layers; i++) {
-    const l = `${lm}.layers.${i}`;
-    m.set(`${l}.self_attn.q_proj.weight`, [t.heads * hd, t.hidden]);
-    m.set(`${l}.self_attn.k_proj.weight`, [t.kvHeads * hd, t.hidden]);
-    m.set(`${l}.self_attn.v_proj.weight`, [t.kvHeads * hd, t.hidden]);
-    m.set(`${l}.self_attn.o_proj.weight`, [t.hidden, t.heads * hd]);
-    m.set(`${l}.mlp.gate_proj.weight`, [t.intermediate, t.hidden]);
-    m.set(`${l}.mlp.up_proj.weight`, [t.intermediate, t.hidden]);
-    m.set(`${l}.mlp.down_proj.weight`, [t.hidden, t.intermediate]);
-    m.set(`${l}.input_layernorm.weight`, [t.hidden]);
-    m.set(`${l}.post_attention_layernorm.weight`, [t.hidden]);
-  }
-  m.set(`${lm}.norm.weight`, [t.hidden]);
-  if (!t.tieEmbeddings) m.set('lm_head.weight', [vocab, t.hidden]);
-  return m;
+function expectedShapes(p: TinyIdefics3Preset, vocab: number): Shapes {
+  const m = towerShapes(new Map(), 'model.vision_model', p.vision, 'siglip');
+  m.set('model.connector.modality_projection.proj.weight', [p.text.hidden, p.vision.hidden * p.scaleFactor ** 2]);
+  return decoderShapes(m, 'model.text_model', p.text, vocab, { qkvBias: false, lmHead: p.text.tieEmbeddings ? null : 'lm_head.weight' });
 }
 
 describe('tiny Idefics3 checkpoint (SmolVLM layout)', () => {
@@ -75,13 +30,8 @@ describe('tiny Idefics3 checkpoint (SmolVLM layout)', () => {
       const config = json(files, 'config.json');
       const vocab = (config['text_config'] as Json)['vocab_size'] as number;
       expect(config['vocab_size']).toBe(vocab);
-      const have = tensors(files);
       const expected = expectedShapes(preset, vocab);
-      expect([...have.keys()].sort()).toEqual([...expected.keys()].sort());
-      for (const [name, shape] of expected) {
-        expect(have.get(name)!.shape, name).toEqual(shape);
-        expect(have.get(name)!.dtype, name).toBe('F32');
-      }
+      expectExactTensors(files, expected, 'F32');
       const parsed = parseIdefics3Config(config);
       expect(parsed.text.tieWordEmbeddings).toBe(tie);
       expect([...idefics3TensorDtypes(idefics3WeightNames(parsed)).keys()].sort()).toEqual([...expected.keys()].sort());

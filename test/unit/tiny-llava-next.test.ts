@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { headerLength, parseHeader } from '../../src/load/safetensors';
 import { MemorySource, readJson } from '../../src/load/source';
 import { anyresLayout } from '../../src/models/llava-next/anyres';
 import { parseAnyresConfig } from '../../src/models/llava-next/config';
@@ -9,80 +8,19 @@ import { familyFor } from '../../src/models/registry';
 import { llavaNamesFor } from '../../src/models/llava/model';
 import { llavaTensorDtypes } from '../../src/models/llava/weights';
 import { makeTinyLlavaNext, makeTinyLlavaOnevision, NEXT_PRESETS, ONEVISION_PRESETS, type TinyAnyresPreset } from '../fixtures/tiny/llava-next';
+import { checkpointTensors, decoderShapes, expectExactTensors, llavaNames, llavaProjectorShapes, towerShapes, type Shapes } from '../helpers/tensor-shapes';
 
 type Json = Record<string, unknown>;
 const json = (files: Map<string, Uint8Array>, name: string): Json => JSON.parse(new TextDecoder().decode(files.get(name)!)) as Json;
 
-function tensors(files: Map<string, Uint8Array>): Map<string, { dtype: string; shape: number[] }> {
-  const bytes = files.get('model.safetensors')!;
-  const n = headerLength(bytes.subarray(0, 8), bytes.byteLength, 'model.safetensors');
-  const out = new Map<string, { dtype: string; shape: number[] }>();
-  for (const t of parseHeader(bytes.subarray(8, 8 + n), bytes.byteLength, 'model.safetensors').tensors.values()) out.set(t.name, { dtype: t.dtype, shape: t.shape });
-  return out;
-}
-
 /** The tensors of an HF LlavaNext / LlavaOnevision checkpoint, written out independently of src/models. */
-function expectedShapes(p: TinyAnyresPreset, vocab: number, o: { tower: 'clip' | 'siglip'; qwen2: boolean; layout: 'hub' | 'new' }): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const { text: t, vision: v } = p;
-  const hd = t.hidden / t.heads;
-  const hub = o.layout === 'hub';
-  const lm = hub ? 'language_model.model' : 'model.language_model';
-  const vt = hub ? 'vision_tower.vision_model' : 'model.vision_tower.vision_model';
-  const pj = hub ? 'multi_modal_projector' : 'model.multi_modal_projector';
-  const patches = (v.imageSize / v.patchSize) ** 2;
-  if (o.tower === 'clip') {
-    m.set(`${vt}.embeddings.class_embedding`, [v.hidden]);
-    m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
-    m.set(`${vt}.embeddings.position_embedding.weight`, [patches + 1, v.hidden]);
-    for (const x of ['weight', 'bias']) m.set(`${vt}.pre_layrnorm.${x}`, [v.hidden]);
-  } else {
-    m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
-    m.set(`${vt}.embeddings.patch_embedding.bias`, [v.hidden]);
-    m.set(`${vt}.embeddings.position_embedding.weight`, [patches, v.hidden]);
-  }
-  for (const x of ['weight', 'bias']) m.set(`${vt}.post_layernorm.${x}`, [v.hidden]);
-  for (let i = 0; i < v.layers; i++) {
-    const l = `${vt}.encoder.layers.${i}`;
-    for (const x of ['q', 'k', 'v', 'out']) {
-      m.set(`${l}.self_attn.${x}_proj.weight`, [v.hidden, v.hidden]);
-      m.set(`${l}.self_attn.${x}_proj.bias`, [v.hidden]);
-    }
-    for (const n of ['layer_norm1', 'layer_norm2']) for (const x of ['weight', 'bias']) m.set(`${l}.${n}.${x}`, [v.hidden]);
-    m.set(`${l}.mlp.fc1.weight`, [v.intermediate, v.hidden]);
-    m.set(`${l}.mlp.fc1.bias`, [v.intermediate]);
-    m.set(`${l}.mlp.fc2.weight`, [v.hidden, v.intermediate]);
-    m.set(`${l}.mlp.fc2.bias`, [v.hidden]);
-  }
-  m.set(`${pj}.linear_1.weight`, [t.hidden, v.hidden]);
-  m.set(`${pj}.linear_1.bias`, [t.hidden]);
-  m.set(`${pj}.linear_2.weight`, [t.hidden, t.hidden]);
-  m.set(`${pj}.linear_2.bias`, [t.hidden]);
-  m.set(hub ? 'image_newline' : 'model.image_newline', [t.hidden]);
-  m.set(`${lm}.embed_tokens.weight`, [vocab, t.hidden]);
-  for (let i = 0; i < t.layers; i++) {
-    const l = `${lm}.layers.${i}`;
-    m.set(`${l}.self_attn.q_proj.weight`, [t.heads * hd, t.hidden]);
-    m.set(`${l}.self_attn.k_proj.weight`, [t.kvHeads * hd, t.hidden]);
-    m.set(`${l}.self_attn.v_proj.weight`, [t.kvHeads * hd, t.hidden]);
-    if (o.qwen2) {
-      m.set(`${l}.self_attn.q_proj.bias`, [t.heads * hd]);
-      m.set(`${l}.self_attn.k_proj.bias`, [t.kvHeads * hd]);
-      m.set(`${l}.self_attn.v_proj.bias`, [t.kvHeads * hd]);
-    }
-    m.set(`${l}.self_attn.o_proj.weight`, [t.hidden, t.heads * hd]);
-    m.set(`${l}.mlp.gate_proj.weight`, [t.intermediate, t.hidden]);
-    m.set(`${l}.mlp.up_proj.weight`, [t.intermediate, t.hidden]);
-    m.set(`${l}.mlp.down_proj.weight`, [t.hidden, t.intermediate]);
-    m.set(`${l}.input_layernorm.weight`, [t.hidden]);
-    m.set(`${l}.post_attention_layernorm.weight`, [t.hidden]);
-  }
-  m.set(`${lm}.norm.weight`, [t.hidden]);
-  if (!o.qwen2) m.set(hub ? 'language_model.lm_head.weight' : 'lm_head.weight', [vocab, t.hidden]);
-  return m;
+function expectedShapes(p: TinyAnyresPreset, vocab: number, o: { tower: 'clip' | 'siglip'; qwen2: boolean; layout: 'hub' | 'new' }): Shapes {
+  const n = llavaNames(o.layout);
+  const m = towerShapes(new Map(), n.vt, p.vision, o.tower);
+  llavaProjectorShapes(m, n.pj, p.text.hidden, p.vision.hidden);
+  m.set(n.newline, [p.text.hidden]);
+  return decoderShapes(m, n.lm, p.text, vocab, { qkvBias: o.qwen2, lmHead: o.qwen2 ? null : n.lmHead });
 }
-
-const shapesOf = (files: Map<string, Uint8Array>) => new Map([...tensors(files)].map(([k, v]) => [k, v.shape]));
 
 describe('tiny llava_next checkpoint (llava-v1.6-mistral-7b-hf layout)', () => {
   for (const layout of ['hub', 'new'] as const) {
@@ -91,7 +29,7 @@ describe('tiny llava_next checkpoint (llava-v1.6-mistral-7b-hf layout)', () => {
       const config = json(files, 'config.json');
       const vocab = (config['text_config'] as Json)['vocab_size'] as number;
       expect(vocab % 64).toBe(0);
-      expect(shapesOf(files)).toEqual(expectedShapes(NEXT_PRESETS.tiny, vocab, { tower: 'clip', qwen2: false, layout }));
+      expectExactTensors(files, expectedShapes(NEXT_PRESETS.tiny, vocab, { tower: 'clip', qwen2: false, layout }), 'F32');
     });
   }
 
@@ -108,9 +46,9 @@ describe('tiny llava_next checkpoint (llava-v1.6-mistral-7b-hf layout)', () => {
     expect(c.pinpoints).toEqual([[28, 56], [56, 28], [56, 56], [84, 28], [28, 84]]);
     expect(c.visionAspectRatio).toBeNull();
     // The weight plan (memory check) names exactly the tensors the forward reads, newline included.
-    const plan = llavaTensorDtypes(llavaNamesFor(c.llava, tensors(files).keys(), { imageNewline: true }));
+    const plan = llavaTensorDtypes(llavaNamesFor(c.llava, checkpointTensors(files).keys(), { imageNewline: true }));
     expect(plan.get('image_newline')).toBe('f32');
-    for (const name of plan.keys()) expect(tensors(files).has(name), name).toBe(true);
+    for (const name of plan.keys()) expect(checkpointTensors(files).has(name), name).toBe(true);
     const pre = json(files, 'preprocessor_config.json');
     expect(pre['image_processor_type']).toBe('LlavaNextImageProcessor');
     expect(pre['image_grid_pinpoints']).toEqual(c.pinpoints);
@@ -130,8 +68,7 @@ describe('tiny llava_onevision checkpoint (llava-onevision-qwen2-0.5b-ov-hf layo
     it(`${layout} layout: exactly the expected tensor names and shapes (SigLIP, q/k/v biases, tied: no lm_head)`, () => {
       const files = makeTinyLlavaOnevision({ seed: 4, layout, dtype: 'bf16' });
       const vocab = (json(files, 'config.json')['text_config'] as Json)['vocab_size'] as number;
-      expect(shapesOf(files)).toEqual(expectedShapes(ONEVISION_PRESETS.tiny, vocab, { tower: 'siglip', qwen2: true, layout }));
-      for (const t of tensors(files).values()) expect(t.dtype).toBe('BF16');
+      expectExactTensors(files, expectedShapes(ONEVISION_PRESETS.tiny, vocab, { tower: 'siglip', qwen2: true, layout }), 'BF16');
     });
   }
 

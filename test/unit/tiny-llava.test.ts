@@ -1,7 +1,6 @@
 import { LlamaTokenizer } from '@huggingface/transformers';
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/load/checkpoint';
-import { headerLength, parseHeader, type SafetensorsHeader } from '../../src/load/safetensors';
 import { MemorySource, readJson } from '../../src/load/source';
 import { parseLlavaConfig } from '../../src/models/llava/config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames } from '../../src/models/llava/weights';
@@ -19,88 +18,18 @@ import {
   type TinyLlavaPreset,
 } from '../fixtures/tiny/llava';
 import { referenceWeights } from '../helpers/llava';
+import { checkpointTensors, decoderShapes, expectExactTensors, llavaNames, llavaProjectorShapes, towerShapes, type Shapes } from '../helpers/tensor-shapes';
 
 type Json = Record<string, any>;
 const text = (files: Map<string, Uint8Array>, name: string) => new TextDecoder().decode(files.get(name)!);
 const json = (files: Map<string, Uint8Array>, name: string): Json => JSON.parse(text(files, name));
 
-function header(bytes: Uint8Array, name: string): SafetensorsHeader {
-  const n = headerLength(bytes.subarray(0, 8), bytes.byteLength, name);
-  return parseHeader(bytes.subarray(8, 8 + n), bytes.byteLength, name);
-}
-
-/** Every tensor of every safetensors file (single or sharded), with the file it is in. */
-function allTensors(files: Map<string, Uint8Array>): Map<string, { file: string; dtype: string; shape: number[]; bytes: Uint8Array }> {
-  const out = new Map<string, { file: string; dtype: string; shape: number[]; bytes: Uint8Array }>();
-  for (const [file, bytes] of files) {
-    if (!file.endsWith('.safetensors')) continue;
-    for (const t of header(bytes, file).tensors.values()) {
-      expect(out.has(t.name), `${t.name} in two files`).toBe(false);
-      out.set(t.name, { file, dtype: t.dtype, shape: t.shape, bytes: bytes.subarray(t.begin, t.end) });
-    }
-  }
-  return out;
-}
-
 /** The tensors an HF LlavaForConditionalGeneration checkpoint of this preset holds, written out independently of src/models. */
-function expectedShapes(p: TinyLlavaPreset, vocab: number, layout: 'hub' | 'new'): Map<string, number[]> {
-  const m = new Map<string, number[]>();
-  const { text: t, vision: v } = p;
-  const hd = t.hidden / t.heads;
-  const lm = layout === 'hub' ? 'language_model.model' : 'model.language_model';
-  const vt = layout === 'hub' ? 'vision_tower.vision_model' : 'model.vision_tower.vision_model';
-  const pj = layout === 'hub' ? 'multi_modal_projector' : 'model.multi_modal_projector';
-  const patches = Math.floor(v.imageSize / v.patchSize) ** 2;
-  const qwen = t.kind === 'qwen2';
-  if (v.kind === 'siglip') {
-    // SiglipVisionModel: conv with bias, one position per patch, no class token, no pre-LN; no head.
-    m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
-    m.set(`${vt}.embeddings.patch_embedding.bias`, [v.hidden]);
-    m.set(`${vt}.embeddings.position_embedding.weight`, [patches, v.hidden]);
-    for (const x of ['weight', 'bias']) m.set(`${vt}.post_layernorm.${x}`, [v.hidden]);
-  } else {
-    m.set(`${vt}.embeddings.class_embedding`, [v.hidden]);
-    m.set(`${vt}.embeddings.patch_embedding.weight`, [v.hidden, 3, v.patchSize, v.patchSize]);
-    m.set(`${vt}.embeddings.position_embedding.weight`, [patches + 1, v.hidden]);
-    for (const n of ['pre_layrnorm', 'post_layernorm']) for (const x of ['weight', 'bias']) m.set(`${vt}.${n}.${x}`, [v.hidden]);
-  }
-  for (let i = 0; i < v.layers; i++) {
-    const l = `${vt}.encoder.layers.${i}`;
-    for (const x of ['q', 'k', 'v', 'out']) {
-      m.set(`${l}.self_attn.${x}_proj.weight`, [v.hidden, v.hidden]);
-      m.set(`${l}.self_attn.${x}_proj.bias`, [v.hidden]);
-    }
-    for (const n of ['layer_norm1', 'layer_norm2']) for (const x of ['weight', 'bias']) m.set(`${l}.${n}.${x}`, [v.hidden]);
-    m.set(`${l}.mlp.fc1.weight`, [v.intermediate, v.hidden]);
-    m.set(`${l}.mlp.fc1.bias`, [v.intermediate]);
-    m.set(`${l}.mlp.fc2.weight`, [v.hidden, v.intermediate]);
-    m.set(`${l}.mlp.fc2.bias`, [v.hidden]);
-  }
-  m.set(`${pj}.linear_1.weight`, [t.hidden, v.hidden]);
-  m.set(`${pj}.linear_1.bias`, [t.hidden]);
-  m.set(`${pj}.linear_2.weight`, [t.hidden, t.hidden]);
-  m.set(`${pj}.linear_2.bias`, [t.hidden]);
-  m.set(`${lm}.embed_tokens.weight`, [vocab, t.hidden]);
-  for (let i = 0; i < t.layers; i++) {
-    const l = `${lm}.layers.${i}`;
-    m.set(`${l}.self_attn.q_proj.weight`, [t.heads * hd, t.hidden]);
-    m.set(`${l}.self_attn.k_proj.weight`, [t.kvHeads * hd, t.hidden]);
-    m.set(`${l}.self_attn.v_proj.weight`, [t.kvHeads * hd, t.hidden]);
-    if (qwen) {
-      m.set(`${l}.self_attn.q_proj.bias`, [t.heads * hd]);
-      m.set(`${l}.self_attn.k_proj.bias`, [t.kvHeads * hd]);
-      m.set(`${l}.self_attn.v_proj.bias`, [t.kvHeads * hd]);
-    }
-    m.set(`${l}.self_attn.o_proj.weight`, [t.hidden, t.heads * hd]);
-    m.set(`${l}.mlp.gate_proj.weight`, [t.intermediate, t.hidden]);
-    m.set(`${l}.mlp.up_proj.weight`, [t.intermediate, t.hidden]);
-    m.set(`${l}.mlp.down_proj.weight`, [t.hidden, t.intermediate]);
-    m.set(`${l}.input_layernorm.weight`, [t.hidden]);
-    m.set(`${l}.post_attention_layernorm.weight`, [t.hidden]);
-  }
-  m.set(`${lm}.norm.weight`, [t.hidden]);
-  if (!t.tieEmbeddings) m.set(layout === 'hub' ? 'language_model.lm_head.weight' : 'lm_head.weight', [vocab, t.hidden]);
-  return m;
+function expectedShapes(p: TinyLlavaPreset, vocab: number, layout: 'hub' | 'new'): Shapes {
+  const n = llavaNames(layout);
+  const m = towerShapes(new Map(), n.vt, p.vision, p.vision.kind ?? 'clip');
+  llavaProjectorShapes(m, n.pj, p.text.hidden, p.vision.hidden);
+  return decoderShapes(m, n.lm, p.text, vocab, { qkvBias: p.text.kind === 'qwen2', lmHead: p.text.tieEmbeddings ? null : n.lmHead });
 }
 
 const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
@@ -154,13 +83,7 @@ describe('tiny LLaVA checkpoint generator', () => {
       it(`${preset}, ${layout} layout: exactly the expected tensors, shapes from the config, F32`, () => {
         const files = makeTinyLlava({ seed: 3, preset, layout });
         const cfg = json(files, 'config.json');
-        const tensors = allTensors(files);
-        const expected = expectedShapes(PRESETS[preset], cfg.text_config.vocab_size, layout);
-        expect([...tensors.keys()].sort()).toEqual([...expected.keys()].sort());
-        for (const [name, shape] of expected) {
-          expect(tensors.get(name)!.shape, name).toEqual(shape);
-          expect(tensors.get(name)!.dtype, name).toBe('F32');
-        }
+        expectExactTensors(files, expectedShapes(PRESETS[preset], cfg.text_config.vocab_size, layout), 'F32');
         // Config agrees with the preset and the tokenizer.
         const p: TinyLlavaPreset = PRESETS[preset];
         const t = cfg.text_config;
@@ -214,8 +137,8 @@ describe('tiny LLaVA checkpoint generator', () => {
   }
 
   it('bf16 holds the f32 weights rounded to bfloat16', () => {
-    const f32 = allTensors(makeTinyLlava({ seed: 9, preset: 'tiny-mha' }));
-    const bf16 = allTensors(makeTinyLlava({ seed: 9, preset: 'tiny-mha', dtype: 'bf16' }));
+    const f32 = checkpointTensors(makeTinyLlava({ seed: 9, preset: 'tiny-mha' }));
+    const bf16 = checkpointTensors(makeTinyLlava({ seed: 9, preset: 'tiny-mha', dtype: 'bf16' }));
     expect(json(makeTinyLlava({ seed: 9, dtype: 'bf16' }), 'config.json').torch_dtype).toBe('bfloat16');
     expect([...bf16.keys()]).toEqual([...f32.keys()]);
     for (const [name, b] of bf16) {
@@ -237,13 +160,13 @@ describe('tiny LLaVA checkpoint generator', () => {
       const files = makeTinyLlava({ seed: 4, shards, dtype: 'bf16' });
       expect(files.has('model.safetensors')).toBe(false);
       const index = json(files, 'model.safetensors.index.json');
-      const tensors = allTensors(files);
+      const tensors = checkpointTensors(files);
       expect(Object.keys(index.weight_map).sort()).toEqual([...tensors.keys()].sort());
       for (const [name, t] of tensors) expect(index.weight_map[name], name).toBe(t.file);
       expect(new Set(Object.values(index.weight_map)).size).toBe(shards);
       expect(index.metadata.total_size).toBe([...tensors.values()].reduce((s, t) => s + t.bytes.byteLength, 0));
       // Same tensors as the single-file checkpoint, byte for byte.
-      const single = allTensors(makeTinyLlava({ seed: 4, dtype: 'bf16' }));
+      const single = checkpointTensors(makeTinyLlava({ seed: 4, dtype: 'bf16' }));
       for (const [name, t] of single) expect(Buffer.from(tensors.get(name)!.bytes).equals(Buffer.from(t.bytes)), name).toBe(true);
     }
   });
@@ -254,7 +177,7 @@ describe('tiny LLaVA checkpoint generator', () => {
     const vocab = json(files, 'config.json').text_config.vocab_size;
     expect(vocab % 64).toBe(0);
     expect(vocab).toBeGreaterThan(tokens);
-    const head = allTensors(files).get('language_model.lm_head.weight')!;
+    const head = checkpointTensors(files).get('language_model.lm_head.weight')!;
     expect(head.shape).toEqual([vocab, 64]);
     const values = new Float32Array(head.bytes.slice().buffer);
     expect(values.subarray(tokens * 64).every((x) => x === 0)).toBe(true);
@@ -337,7 +260,7 @@ describe('tiny LLaVA checkpoint generator', () => {
 describe('tiny SigLIP + Qwen2 LLaVA (llava-interleave-qwen-0.5b-hf layout)', () => {
   it('holds exactly the tensors of that checkpoint: SigLIP without CLS or pre-LN, conv bias, post-LN kept, q/k/v biases, no lm_head (tied)', () => {
     const files = makeTinyLlava({ seed: 3, preset: 'tiny-qwen2-siglip' });
-    const tensors = allTensors(files);
+    const tensors = checkpointTensors(files);
     const shape = (name: string) => tensors.get(name)?.shape;
     // Written out by hand (hidden 48 / 64, 7 × 7 = 49 patches of 8 px, GQA 4 / 2 heads of 16).
     expect(shape('vision_tower.vision_model.embeddings.patch_embedding.weight')).toEqual([48, 3, 8, 8]);
@@ -357,7 +280,7 @@ describe('tiny SigLIP + Qwen2 LLaVA (llava-interleave-qwen-0.5b-hf layout)', () 
     }
     // 3 embedding + 16 per encoder layer × 2 + 2 post-LN + 4 projector + 1 embed + 12 per decoder layer × 2 + 1 norm.
     expect(names.length).toBe(3 + 32 + 2 + 4 + 1 + 24 + 1);
-    const renamed = [...allTensors(makeTinyLlava({ seed: 3, preset: 'tiny-qwen2-siglip', layout: 'new' })).keys()];
+    const renamed = [...checkpointTensors(makeTinyLlava({ seed: 3, preset: 'tiny-qwen2-siglip', layout: 'new' })).keys()];
     expect(renamed).toContain('model.vision_tower.vision_model.embeddings.patch_embedding.bias');
     expect(renamed).toContain('model.language_model.layers.0.self_attn.q_proj.bias');
     expect(renamed.filter((n) => n.includes('lm_head'))).toEqual([]);
