@@ -2,12 +2,16 @@
  * Shared by the pruned GPU-vs-reference tests: the reference run with the kept indices recorded
  * by wrapping the pruner, the policies each family is checked under, and the comparison itself.
  */
-import { expect } from 'vitest';
-import type { GenerateResult } from '../../src/engine/engine';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Engine, type GenerateResult } from '../../src/engine/engine';
+import type { EncodedPrompt, Preprocessor } from '../../src/preprocess';
 import type { PruningPolicy } from '../../src/prune/policies';
 import type { ReferencePruner, ReferencePruneResult } from '../../src/reference/decoder';
+import { referenceGenerate, type ReferenceGeneration, type ReferenceLlavaWeights } from '../../src/reference/llava';
 import { referenceFastV, referenceFitPrune, referenceRandomPrune } from '../../src/reference/prune';
 import { expectClose, type Tolerance } from './compare';
+import { referenceWeights, testImage } from './llava';
+import { freshRng, type Rng } from './random';
 
 /**
  * Wraps a reference pruner to record the visual tokens left after each layer, as the engine's
@@ -74,4 +78,82 @@ export function expectPrunedLikeReference(
   expect(r.pruning.keptIndices, `seed ${seed}`).toEqual(kept);
   expectClose(r.firstLogits!, expected.logits[0]!, tol, `first logits, seed ${seed}`);
   expect(r.tokens, `seed ${seed}`).toEqual(expected.tokens);
+}
+
+/** A model_type "llava" checkpoint loaded on the GPU and in the reference, one test image, its prompt (see llavaPruningSuite). */
+export interface LlavaPruningSuite {
+  readonly rng: Rng;
+  readonly engine: Engine;
+  readonly pre: Preprocessor;
+  readonly image: ReturnType<typeof testImage>;
+  readonly prompt: EncodedPrompt;
+  /** The question on the image, greedy, with the kept indices recorded. */
+  run(pruning: PruningPolicy): Promise<GenerateResult>;
+  /** The same on the reference, with the kept indices per layer (offsets into the visual span) recorded by wrapping the pruner. */
+  referenceRun(pruner: ReferencePruner): { gen: ReferenceGeneration; kept: number[][] };
+}
+
+/**
+ * Registers the beforeAll / afterAll of a describe block that compares pruned LLaVA inference
+ * with the pruned reference: `make(seed)` builds the checkpoint, which must give `visualTokens`
+ * per image; the image is a fresh `imageSize` (W×H) test image.
+ */
+export function llavaPruningSuite(o: { make: (seed: number) => Map<string, Uint8Array>; question: string; imageSize: [number, number]; visualTokens: number; newTokens: number }): LlavaPruningSuite {
+  const gpu = (globalThis as { __FITPRUNE_TEST_GPU__?: GPU }).__FITPRUNE_TEST_GPU__;
+  let rng: Rng;
+  let engine: Engine;
+  let ref: ReferenceLlavaWeights;
+  let pre: Preprocessor;
+  let image: ReturnType<typeof testImage>;
+  let pixels: Float32Array;
+  let prompt: EncodedPrompt;
+  beforeAll(async () => {
+    rng = freshRng();
+    const files = o.make(rng.seed);
+    engine = await Engine.create({ gpu });
+    const info = await engine.load({ files });
+    expect(info.imageTokens).toBe(o.visualTokens);
+    ref = await referenceWeights(files);
+    pre = engine.preprocessor!;
+    image = testImage(rng, o.imageSize[0], o.imageSize[1]);
+    pixels = (await pre.preprocessImage(image)).pixelValues;
+    prompt = pre.encode(pre.buildPrompt(o.question, { hasImage: true }), { imageTokenCount: o.visualTokens });
+  });
+  afterAll(() => engine.dispose());
+  return {
+    get rng() {
+      return rng;
+    },
+    get engine() {
+      return engine;
+    },
+    get pre() {
+      return pre;
+    },
+    get image() {
+      return image;
+    },
+    get prompt() {
+      return prompt;
+    },
+    run: (pruning) => engine.generate({ prompt: o.question, image, maxNewTokens: o.newTokens, pruning, recordKeptIndices: true }),
+    referenceRun(pruner) {
+      const span = prompt.imageSpans[0]!;
+      const { wrapped, kept } = recordSpanKept(pruner, span);
+      return { gen: referenceGenerate(ref, prompt.inputIds, span, pixels, o.newTokens, pre.eosTokenIds, wrapped), kept };
+    },
+  };
+}
+
+/** One test per case: the suite's GPU run against its reference run, and both FLOPs ratios below 1. */
+export function itPrunesLikeReference(s: LlavaPruningSuite, cases: readonly PolicyCase[], tol: Tolerance): void {
+  for (const c of cases) {
+    it(`${c.name}: same tokens dropped at each layer, logits and tokens match`, async () => {
+      const r = await s.run(c.policy());
+      const expected = s.referenceRun(c.pruner());
+      expectPrunedLikeReference(r, expected.gen, expected.kept, tol, s.rng.seed);
+      expect(r.pruning.flops.reference.ratio).toBeLessThan(1);
+      expect(r.pruning.flops.architecture.ratio).toBeLessThan(1);
+    });
+  }
 }
