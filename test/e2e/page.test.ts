@@ -6,10 +6,11 @@
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page, type Route } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isCorrect } from '../../src/data/dataset';
-import { chromiumArgs, chromiumPath } from '../../vitest.config';
+import { RECIPE_VERSION } from '../../src/prune/recipe';
+import { ARTIFACTS, foreignRequests, openBrowser, pageHelpers, STEP, withEvidence as withEvidenceIn } from './helpers';
 
 /**
  * The shipped sample and suggested question the test asks. The demo model answers it correctly
@@ -23,7 +24,6 @@ const SAMPLE_IMAGE = 'samples/scene-3.png';
 const SAMPLE_QUESTION = 'What shape is the blue object?';
 const SAMPLE_ANSWER = 'triangle';
 
-const ARTIFACTS = join(process.cwd(), 'test', 'e2e', 'artifacts');
 const DEMO_MODEL_DIR = join(process.cwd(), 'public', 'models', 'fitprune-demo');
 const SHAPES_DIR = join(process.cwd(), 'public', 'data', 'shapes');
 
@@ -61,42 +61,27 @@ function fakeHub(dir: string, served: { file: string; range: string | null }[]) 
     return route.fulfill({ status: 206, body: body.subarray(start, end + 1), headers: { ...headers, 'content-range': `bytes ${start}-${end}/${body.length}` } });
   };
 }
-// SwiftShader has no GPU watchdog: every wait below has its own timeout.
-const STEP = 180_000;
 
 describe('the page (production build, headless Chromium, software WebGPU)', () => {
   let browser: Browser;
   let page: Page;
   const baseUrl = inject('baseUrl');
   const origin = new URL(baseUrl).origin;
-  const requests: string[] = [];
-  const pageErrors: string[] = [];
+  let requests: string[] = [];
+  let pageErrors: string[] = [];
   const t0 = Date.now();
   const log = (msg: string) => console.info(`[e2e ${((Date.now() - t0) / 1000).toFixed(1)} s] ${msg}`);
 
-  /** A section's screenshot (or the viewport's), for a person to look at. */
-  const shot = async (name: string, section?: string) => {
-    const path = join(ARTIFACTS, `${name}.png`);
-    if (section) await page.locator(section).screenshot({ path, timeout: 30_000 });
-    else await page.screenshot({ path, timeout: 30_000 });
-  };
-  const metrics = (col: string) =>
-    page.$$eval(`#${col} .metrics dd[data-metric]`, (dds) => Object.fromEntries(dds.map((d) => [(d as HTMLElement).dataset.metric!, Number((d as HTMLElement).dataset.value)])));
-  const answer = (col: string) => page.$eval(`#${col} .answer-text`, (e) => e.textContent ?? '');
-  const waitIdle = () => page.waitForFunction(() => !document.querySelector('#job-status')?.classList.contains('busy'), null, { timeout: STEP });
+  // Set in beforeAll (the page exists from then on; the helpers only call it later).
+  let helpers: ReturnType<typeof pageHelpers>;
+  const shot = (name: string, section?: string) => helpers.shot(name, section);
+  const metrics = (col: string) => helpers.metrics(col);
+  const answer = (col: string) => helpers.answer(col);
+  const waitIdle = () => helpers.waitIdle();
 
   beforeAll(async () => {
-    mkdirSync(ARTIFACTS, { recursive: true });
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs, headless: true, timeout: 60_000 });
-    const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1366, height: 900 } });
-    // Context-level events also see the worker's fetches (model files, wasm).
-    context.on('request', (r) => void requests.push(r.url()));
-    page = await context.newPage();
-    page.setDefaultTimeout(STEP);
-    page.on('pageerror', (e) => void pageErrors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`);
-    });
+    ({ browser, page, requests, pageErrors } = await openBrowser());
+    helpers = pageHelpers(page);
   }, 90_000);
 
   afterAll(async () => {
@@ -104,18 +89,7 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
   });
 
   /** Runs a flow; if it fails, leaves evidence for whoever reads the log: the statuses and a picture. */
-  const withEvidence = async (name: string, run: () => Promise<void>) => {
-    try {
-      await run();
-    } catch (e) {
-      const statuses = await page
-        .$$eval('#job-status, #model-status, #model-error, #ask-error, #cal-progress-text, #cal-error, #recipe-error, #eval-progress-text, #eval-error', (els) => els.map((el) => `${el.id}: ${el.textContent}`))
-        .catch(() => []);
-      console.error(`e2e failed; page state:\n${statuses.join('\n')}\npage errors: ${pageErrors.join('; ')}\nlast requests: ${requests.slice(-8).join(' ')}`);
-      await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true, timeout: 30_000 }).catch(() => undefined);
-      throw e;
-    }
-  };
+  const withEvidence = (name: string, run: () => Promise<void>) => withEvidenceIn({ page, requests, pageErrors }, name, run);
 
   it('shows what to enable when the browser has no WebGPU', async () => {
     const bare = await page.context().newPage();
@@ -211,7 +185,7 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
       log('evaluated an uploaded set');
 
       // Only the Hub stand-in was contacted outside the origin, and it answered everything.
-      const foreign = requests.slice(startRequests).filter((u) => !/^(data|blob):/.test(u) && new URL(u).origin !== origin);
+      const foreign = foreignRequests(requests.slice(startRequests), origin);
       expect(foreign.every((u) => u.startsWith('https://huggingface.co/fitprune/demo/resolve/main/'))).toBe(true);
       expect(pageErrors, 'page errors').toEqual([]);
     } finally {
@@ -298,7 +272,7 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
       referenceVisualTokens: number;
     };
     expect(recipe.format).toBe('fitprune-web/recipe');
-    expect(recipe.version).toBe(1);
+    expect(recipe.version).toBe(RECIPE_VERSION);
     expect(recipe.model.layers).toBe(6);
     expect(recipe.counts).toHaveLength(6);
     expect(recipe.counts.every((k) => Number.isInteger(k) && k >= 0)).toBe(true);
@@ -398,8 +372,7 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
     await page.screenshot({ path: join(ARTIFACTS, '09-full-page.png'), fullPage: true, timeout: 30_000 });
 
     // Nothing left the page's origin (data: and blob: URLs are local).
-    const foreignRequests = requests.filter((u) => !/^(data|blob):/.test(u) && new URL(u).origin !== origin);
-    expect(foreignRequests, 'requests outside the page origin').toEqual([]);
+    expect(foreignRequests(requests, origin), 'requests outside the page origin').toEqual([]);
     expect(pageErrors, 'page errors').toEqual([]);
     log(`done: ${requests.length} requests, all on ${origin}`);
   }
