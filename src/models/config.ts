@@ -31,7 +31,8 @@ export interface DecoderConfig {
   hiddenAct: 'silu';
 }
 
-export interface ClipVisionConfig {
+/** What every ViT-style vision tower config holds (CLIP, SigLIP). */
+export interface VisionTowerConfig {
   hiddenSize: number;
   intermediateSize: number;
   numLayers: number;
@@ -40,6 +41,9 @@ export interface ClipVisionConfig {
   patchSize: number;
   numChannels: number;
   layerNormEps: number;
+}
+
+export interface ClipVisionConfig extends VisionTowerConfig {
   hiddenAct: 'quick_gelu' | 'gelu' | 'gelu_pytorch_tanh';
 }
 

@@ -16,7 +16,7 @@ import type { Tensor } from '../gpu/tensor';
 import { uploadTensor, type Checkpoint } from '../load/checkpoint';
 import type { LoadProgressTracker } from '../load/progress';
 import { im2col, type Linear } from './clip';
-import { ConfigError } from './config';
+import { ConfigError, type VisionTowerConfig } from './config';
 import { ops } from './ops';
 import { encoderLayerDtypes, encoderLayerNames, runEncoderLayers, type EncoderLayerNames, type EncoderLayerWeights, type WeightBiasNames } from './vit-encoder';
 
@@ -25,17 +25,9 @@ type Json = Record<string, unknown>;
 export type SiglipModelType = 'siglip_vision_model' | 'idefics3_vision';
 export type SiglipHiddenAct = 'gelu_pytorch_tanh' | 'gelu_new' | 'gelu' | 'quick_gelu';
 
-export interface SiglipVisionConfig {
+export interface SiglipVisionConfig extends VisionTowerConfig {
   /** The config's model_type; a missing one reads as siglip_vision_model. */
   modelType: SiglipModelType;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  imageSize: number;
-  patchSize: number;
-  numChannels: number;
-  layerNormEps: number;
   hiddenAct: SiglipHiddenAct;
 }
 

@@ -10,7 +10,7 @@ import { openCheckpoint, uploadBytes, uploadTensor, type Checkpoint } from '../l
 import { LoadProgressTracker } from '../load/progress';
 import type { ModelSource } from '../load/source';
 import type { ImageInput, Preprocessor } from '../preprocess';
-import type { DecoderConfig } from './config';
+import type { DecoderConfig, VisionTowerConfig } from './config';
 import {
   ModelLoadError,
   type FlopsShape,
@@ -296,6 +296,20 @@ export function fingerprintOf(key: unknown): string {
     h = Math.imul(h, 0x01000193) >>> 0;
   }
   return h.toString(16).padStart(8, '0');
+}
+
+/** The fields of ModelInfo every family fills the same way from its decoder and tower configs. */
+export function partsInfo(text: DecoderConfig, vision: VisionTowerConfig): Pick<ModelInfo, 'textModelType' | 'textLayers' | 'hiddenSize' | 'vocabSize' | 'maxPositions' | 'visionLayers' | 'imageSize' | 'patchSize'> {
+  return {
+    textModelType: text.modelType,
+    textLayers: text.numLayers,
+    hiddenSize: text.hiddenSize,
+    vocabSize: text.vocabSize,
+    maxPositions: text.maxPositions,
+    visionLayers: vision.numLayers,
+    imageSize: vision.imageSize,
+    patchSize: vision.patchSize,
+  };
 }
 
 /** The decoder part of every family's FLOPs shape. */

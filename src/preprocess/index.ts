@@ -308,6 +308,20 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   const imageTokenCount =
     imageSize && patchSize ? llavaImageTokenCount({ height: imageSize.height, width: imageSize.width, patchSize, numAdditionalImageTokens: numAdditional, strategy }) : null;
 
+  /** Token ids and the runs of image-token ids in them. */
+  const tokenize = (text: string): { inputIds: Uint32Array; imageRuns: { start: number; end: number }[] } => {
+    const ids = tokenizer.encode(text);
+    const imageRuns: { start: number; end: number }[] = [];
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] !== imageTokenId) continue;
+      const start = i;
+      while (i < ids.length && ids[i] === imageTokenId) i++;
+      imageRuns.push({ start, end: i });
+      i--;
+    }
+    return { inputIds: Uint32Array.from(ids), imageRuns };
+  };
+
   return {
     imageToken,
     imageTokenId,
@@ -340,36 +354,21 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
         // Python's LlavaProcessor: replace every placeholder by n copies, then tokenize.
         text = prompt.split(imageToken).join(imageToken.repeat(n));
       }
-      const ids = tokenizer.encode(text);
+      const { inputIds, imageRuns } = tokenize(text);
       const imageSpans: { start: number; end: number }[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        if (ids[i] !== imageTokenId) continue;
-        const start = i;
-        while (i < ids.length && ids[i] === imageTokenId) i++;
-        const run = i - start;
+      for (const { start, end } of imageRuns) {
+        const run = end - start;
         if (!n || run % n !== 0) throw new PreprocessError(`a run of ${run} image tokens at position ${start} is not a whole number of images of ${String(n)} tokens`);
         // Adjacent placeholders make one run: split it per image.
-        for (let s = start; s < i; s += n) imageSpans.push({ start: s, end: s + n });
-        i--;
+        for (let s = start; s < end; s += n) imageSpans.push({ start: s, end: s + n });
       }
       if (imageSpans.length !== placeholders) {
         throw new PreprocessError(`the prompt has ${placeholders} image placeholder(s) but its tokens hold ${imageSpans.length} image(s)`);
       }
-      return { inputIds: Uint32Array.from(ids), imageSpans };
+      return { inputIds, imageSpans };
     },
 
-    tokenize(text) {
-      const ids = tokenizer.encode(text);
-      const imageRuns: { start: number; end: number }[] = [];
-      for (let i = 0; i < ids.length; i++) {
-        if (ids[i] !== imageTokenId) continue;
-        const start = i;
-        while (i < ids.length && ids[i] === imageTokenId) i++;
-        imageRuns.push({ start, end: i });
-        i--;
-      }
-      return { inputIds: Uint32Array.from(ids), imageRuns };
-    },
+    tokenize,
 
     async preprocessImage(image) {
       if (!processor || !imageConfig) throw new PreprocessError(`${source.description} has no preprocessor_config.json: it cannot take images`);

@@ -16,7 +16,7 @@ import { ModelLoadError, type FlopsShape, type LoadOptions, type ModelInfo, type
 import { ops } from '../ops';
 import { siglipGridSize, siglipPatches, SiglipVisionTower } from '../siglip';
 import { loadEncoderLayer } from '../vit-encoder';
-import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
+import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
 import type { Idefics3Config } from './config';
 import { pixelShuffleRowPlan } from './connector-ref';
 import { idefics3Grid, preprocessIdefics3, type Idefics3PreprocessorConfig } from './image-processor';
@@ -129,15 +129,8 @@ export class Idefics3Facts implements ModelFacts {
       source,
       family: this.family,
       modelType: c.modelType,
-      textModelType: c.text.modelType,
       visionModelType: c.vision.modelType,
-      textLayers: c.text.numLayers,
-      hiddenSize: c.text.hiddenSize,
-      vocabSize: c.text.vocabSize,
-      maxPositions: c.text.maxPositions,
-      visionLayers: c.vision.numLayers,
-      imageSize: c.vision.imageSize,
-      patchSize: c.vision.patchSize,
+      ...partsInfo(c.text, c.vision),
       imageTokens: this.referenceImageTokens(),
       visionFeatureLayer: null,
       variableImageTokens: this.variableImageTokens,

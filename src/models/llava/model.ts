@@ -13,7 +13,7 @@ import { loadEncoderLayer, type EncoderLayerNames } from '../vit-encoder';
 import { ModelLoadError, type FlopsShape, type ImageRegion, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
 import { SiglipVisionTower } from '../siglip';
-import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
+import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
 import { visionLayersRun, type LlavaConfig } from './config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames, type LlavaWeightNames } from './weights';
 
@@ -253,15 +253,8 @@ export class LlavaFacts implements ModelFacts {
       source,
       family: this.family,
       modelType: c.modelType,
-      textModelType: c.text.modelType,
       visionModelType: c.vision.kind === 'clip' ? 'clip_vision_model' : 'siglip_vision_model',
-      textLayers: c.text.numLayers,
-      hiddenSize: c.text.hiddenSize,
-      vocabSize: c.text.vocabSize,
-      maxPositions: c.text.maxPositions,
-      visionLayers: c.vision.numLayers,
-      imageSize: c.vision.imageSize,
-      patchSize: c.vision.patchSize,
+      ...partsInfo(c.text, c.vision),
       imageTokens: this.referenceImageTokens(),
       visionFeatureLayer: c.visionFeatureLayer,
       variableImageTokens: this.variableImageTokens,
