@@ -6,6 +6,7 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { activation, type ActivationOp } from '../kernels/activation';
 import { argmax } from '../kernels/argmax';
+import { bilinearResize } from '../kernels/bilinear-resize';
 import { attention, type AttentionOptions } from '../kernels/attention';
 import { add } from '../kernels/elementwise';
 import { embedding } from '../kernels/embedding';
@@ -45,4 +46,5 @@ export const ops = {
   embedding: (ctx: GpuContext, ids: Tensor, table: Tensor) => embedding(ctx, ids, table),
   gatherRows: (ctx: GpuContext, src: Tensor, keep: Tensor) => gatherRows(ctx, src, keep),
   argmax: (ctx: GpuContext, x: Tensor) => argmax(ctx, x),
+  bilinearResize: (ctx: GpuContext, grid: Tensor, size: { inH: number; inW: number; outH: number; outW: number }) => bilinearResize(ctx, grid, size),
 };

@@ -12,7 +12,6 @@
  */
 import type { GpuContext } from '../../gpu/context';
 import type { Tensor } from '../../gpu/tensor';
-import { bilinearResize } from '../../kernels/bilinear-resize';
 import { readJsonIfPresent, type ModelSource } from '../../load/source';
 import { toRgb, type ImageInput, type Preprocessor } from '../../preprocess';
 import type { Json } from '../config';
@@ -177,7 +176,7 @@ export class AnyresLlavaModel extends LlavaModel {
     const keep = ctx.upload(windowRows, [windowRows.length], 'u32', 'anyresWindow');
     const window = ops.gatherRows(ctx, all, keep);
     keep.dispose();
-    const resized = bilinearResize(ctx, window, { inH: g.unpaddedRows, inW: g.unpaddedCols, outH: g.outRows, outW: g.outCols });
+    const resized = ops.bilinearResize(ctx, window, { inH: g.unpaddedRows, inW: g.unpaddedCols, outH: g.outRows, outW: g.outCols });
     window.dispose();
     const out = ctx.empty([layout.totalTokens, d], 'f32', 'anyresFeatures');
     const rowBytes = d * 4;
