@@ -2,7 +2,7 @@
 import { open, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { openSource } from './open';
-import { ModelFileError, type ModelSource, type ReadOptions } from './source';
+import { checkRange, MAX_WHOLE_READ_BYTES, ModelFileError, tooLargeError, type ModelSource, type ReadOptions } from './source';
 
 /** A folder path if it is one, else a URL or Hugging Face id (openSource). */
 export async function openNodeSource(ref: string): Promise<ModelSource> {
@@ -10,7 +10,8 @@ export async function openNodeSource(ref: string): Promise<ModelSource> {
   if (isDir) return new NodeDirSource(ref);
   try {
     return openSource(ref);
-  } catch {
+  } catch (e) {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) throw e; // a URL refused: say why
     throw new Error(`"${ref}" is neither a folder, a URL nor a Hugging Face model id (owner/name)`);
   }
 }
@@ -49,6 +50,9 @@ export class NodeDirSource implements ModelSource {
     }
     try {
       const size = (await handle.stat()).size;
+      if (range) checkRange(file, range);
+      const cap = options?.maxBytes ?? MAX_WHOLE_READ_BYTES;
+      if (!range && size > cap) throw tooLargeError(file, size, cap, this.dir);
       const start = range?.start ?? 0;
       const end = Math.min(range?.end ?? size, size);
       const out = new Uint8Array(Math.max(0, end - start));

@@ -1,4 +1,4 @@
-import { ModelFileError, type ModelSource, type ReadOptions } from './source';
+import { checkRange, formatBytes, MAX_WHOLE_READ_BYTES, ModelFileError, tooLargeError, type ModelSource, type ReadOptions } from './source';
 
 /** The part of the Cache API we use (window.caches / self.caches in browsers). */
 export interface CacheLike {
@@ -44,12 +44,19 @@ export interface HttpSourceOptions {
   cache?: CacheLike | null;
   headers?: Record<string, string>;
   description?: string;
+  /**
+   * Why a URL may not serve the model, or null (openSource passes modelUrlProblem): checked on
+   * the final URL of every response, so a redirect to a refused host is refused too.
+   */
+  checkUrl?: (url: string) => string | null;
 }
 
 /**
  * Files under a base URL, read with HTTP Range requests so only the bytes needed (headers,
- * then the tensors a model uses) are transferred. Servers that ignore Range still work: the
- * full body is sliced. Responses are cached per (url, file version, range) in the Cache API
+ * then the tensors a model uses) are transferred. Every read is bounded: a ranged read takes
+ * exactly the bytes asked for (the stream is cancelled after them); a server that ignores Range
+ * (200 instead of 206) is read only up to the range's end, and refused when that is over
+ * MAX_RANGE_IGNORED_BYTES; a whole-file read stops at its cap (ReadOptions.maxBytes). Responses are cached per (url, file version, range) in the Cache API
  * when available. The version comes from one 1-byte request per file and load (its ETag or
  * Last-Modified), so a model re-published at the same URL is fetched again rather than served
  * stale; when the server is unreachable, the last version seen is used, so a cached model
@@ -108,6 +115,12 @@ export class HttpSource implements ModelSource {
       options?.signal?.throwIfAborted();
       throw new ModelFileError(file, `${NETWORK_ERROR} fetching ${url}: ${e instanceof Error ? e.message : String(e)}`);
     }
+    const landed = response.url;
+    const problem = landed && landed !== url ? this.options.checkUrl?.(landed) : null;
+    if (problem) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new ModelFileError(file, `${url} redirected to a refused URL: ${problem}`);
+    }
     if (response.status === 404) throw new ModelFileError(file, `not found at ${url} (HTTP 404)`);
     if (response.status === 401 || response.status === 403) {
       throw new ModelFileError(file, `access denied at ${url} (HTTP ${response.status}): the model may be gated or private; pass a token`);
@@ -165,9 +178,13 @@ export class HttpSource implements ModelSource {
   }
 
   async read(file: string, range?: { start: number; end: number }, options?: ReadOptions): Promise<Uint8Array> {
+    if (range) checkRange(file, range);
     if (range && range.end <= range.start) return new Uint8Array(0);
     const version = await this.version(file, options);
     if (version instanceof ModelFileError) throw version;
+    const url = this.url(file);
+    const cap = options?.maxBytes ?? MAX_WHOLE_READ_BYTES;
+    if (!range && version.size > cap) throw tooLargeError(file, version.size, cap, url);
     const key = this.cacheKey(file, `${version.validator}|${range ? `bytes=${range.start}-${range.end}` : 'all'}`);
     const hit = await this.cached(key);
     if (hit) {
@@ -178,30 +195,62 @@ export class HttpSource implements ModelSource {
     const tag = response.headers.get('etag');
     if (tag && version.etag && tag !== version.etag) {
       await response.body?.cancel();
-      throw new ModelFileError(file, `${this.url(file)} changed on the server while loading (ETag ${tag}); load the model again`);
+      throw new ModelFileError(file, `${url} changed on the server while loading (ETag ${tag}); load the model again`);
     }
-    const body = await readBody(response, file, options);
-    let bytes = body;
-    if (range && response.status !== 206) {
-      bytes = body.subarray(range.start, range.end); // Range ignored: slice the full body
-    } else if (range && response.status === 206) {
+    let bytes: Uint8Array;
+    if (!range) {
+      // A whole file: stopped at the cap whatever the server says or sends.
+      const length = Number(response.headers.get('content-length') ?? NaN);
+      if (Number.isFinite(length) && length > cap) {
+        await response.body?.cancel().catch(() => undefined);
+        throw tooLargeError(file, length, cap, url);
+      }
+      bytes = await readBody(response, file, cap + 1, options);
+      if (bytes.byteLength > cap) throw tooLargeError(file, `sent more than ${formatBytes(cap)}`, cap, url);
+    } else if (response.status === 206) {
       const cr = response.headers.get('content-range');
       const m = cr ? /bytes (\d+)-(\d+)\//.exec(cr) : null;
       if (m && Number(m[1]) !== range.start) {
+        await response.body?.cancel().catch(() => undefined);
         throw new ModelFileError(file, `server answered bytes ${m[1]}-${m[2]} for a request of ${range.start}-${range.end - 1}`);
       }
+      // Exactly the bytes asked for: anything past them is not even downloaded.
+      bytes = await readBody(response, file, range.end - range.start, options);
+    } else {
+      // Range ignored (HTTP 200, the file from its first byte): read up to the range's end
+      // and cancel the rest, unless even that prefix is over the cap.
+      if (range.end > MAX_RANGE_IGNORED_BYTES) {
+        await response.body?.cancel().catch(() => undefined);
+        throw new ModelFileError(
+          file,
+          `${url} ignored the Range request for bytes ${range.start}-${range.end - 1} (HTTP ${response.status} instead of 206): reading them would download the first ${formatBytes(range.end)} of the file, over the ${formatBytes(MAX_RANGE_IGNORED_BYTES)} limit for a server without Range support; serve the model from one that honours Range (the Hub, a CDN, vite, nginx)`,
+        );
+      }
+      bytes = (await readBody(response, file, range.end, options)).subarray(range.start);
     }
     if (range && bytes.byteLength !== range.end - range.start) {
-      throw new ModelFileError(file, `short read from ${this.url(file)}: ${bytes.byteLength} of ${range.end - range.start} bytes`);
+      throw new ModelFileError(file, `short read from ${url}: ${bytes.byteLength} of ${range.end - range.start} bytes`);
     }
     await this.remember(key, bytes);
     return bytes;
   }
 }
 
-async function readBody(response: Response, file: string, options?: ReadOptions): Promise<Uint8Array> {
+/**
+ * A server that ignores Range sends every ranged read from byte 0. Prefixes up to this long are
+ * read (and the rest cancelled), so a small model still loads from e.g. `python3 -m http.server`;
+ * a tensor or header further into the file is refused instead of downloading the file up to it
+ * once per tensor.
+ */
+export const MAX_RANGE_IGNORED_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The body, at most `limit` bytes: the stream is cancelled as soon as the limit is reached, so
+ * a server that sends more (or without end) is never buffered past it.
+ */
+async function readBody(response: Response, file: string, limit: number, options?: ReadOptions): Promise<Uint8Array> {
   if (!response.body) {
-    const b = new Uint8Array(await response.arrayBuffer());
+    const b = new Uint8Array(await response.arrayBuffer()).subarray(0, limit);
     options?.onBytes?.(b.byteLength);
     return b;
   }
@@ -211,13 +260,14 @@ async function readBody(response: Response, file: string, options?: ReadOptions)
   const onAbort = () => void reader.cancel().catch(() => undefined);
   options?.signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    for (;;) {
+    while (total < limit) {
       options?.signal?.throwIfAborted();
       const { done, value } = await reader.read();
       if (done) break;
-      chunks.push(value);
-      total += value.byteLength;
-      options?.onBytes?.(value.byteLength);
+      const part = value.byteLength > limit - total ? value.subarray(0, limit - total) : value;
+      chunks.push(part);
+      total += part.byteLength;
+      options?.onBytes?.(part.byteLength);
     }
     options?.signal?.throwIfAborted();
   } catch (e) {
@@ -226,6 +276,8 @@ async function readBody(response: Response, file: string, options?: ReadOptions)
   } finally {
     options?.signal?.removeEventListener('abort', onAbort);
   }
+  // At the limit with the stream still open: stop the download rather than drain it.
+  if (total >= limit) await reader.cancel().catch(() => undefined);
   const out = new Uint8Array(total);
   let at = 0;
   for (const c of chunks) {
@@ -293,6 +345,9 @@ export class FilesSource implements ModelSource {
     options?.signal?.throwIfAborted();
     const b = this.files.get(file);
     if (!b) throw new ModelFileError(file, `not found in ${this.description}`);
+    if (range) checkRange(file, range);
+    const cap = options?.maxBytes ?? MAX_WHOLE_READ_BYTES;
+    if (!range && b.size > cap) throw tooLargeError(file, b.size, cap, this.description);
     const bytes = new Uint8Array(await (range ? b.slice(range.start, range.end) : b).arrayBuffer());
     options?.signal?.throwIfAborted();
     options?.onBytes?.(bytes.byteLength);
