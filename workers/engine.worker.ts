@@ -133,7 +133,11 @@ const api = {
     }
   },
 
-  /** Validates a recipe document against the loaded model (clear refusal otherwise). */
+  /**
+   * Validates a recipe document against the loaded model (src/prune/recipe.ts parseRecipe: every
+   * field typed and in range, counts within the visual tokens they are for, FLOPs recomputed)
+   * and returns only that validated copy; a refusal names the field. The engine is untouched.
+   */
   async checkRecipe(json: string): Promise<Recipe> {
     const model = (await getEngine()).info().model;
     if (!model) throw new Error('load a model before importing a recipe');

@@ -18,7 +18,7 @@ import { headMeanAttention } from '../kernels/head-mean-attention';
 import type { AttentionHookArgs, DecoderHooks, KeepRows } from '../models/hooks';
 import { keepAllBut } from '../util/bytes';
 import { Rng } from '../util/random';
-import { rescaleCounts, type Recipe } from './recipe';
+import { RecipeError, rescaleCounts, type Recipe } from './recipe';
 
 export type PruningPolicy =
   | { kind: 'none' }
@@ -267,9 +267,12 @@ export function pruningSession(ctx: GpuContext, policy: PruningPolicy, o: Sessio
   const c: PolicyContext = {
     ctx,
     o,
+    // A recipe from a file was validated by parseRecipe (its counts fit N_ref, so the rescaled
+    // ones fit N). A policy built in code may ask for more than is left: the counted policy then
+    // deletes what is left, and the report says what it deleted. What is not a count is refused.
     counts: (p) => {
       const counts = rescaleCounts(p.recipe, N);
-      if (counts.length !== L) throw new Error(`the recipe has ${counts.length} layers; the model has ${L}`);
+      if (counts.length !== L) throw new RecipeError(`the recipe has ${counts.length} per-layer counts; the model has ${L} layers`);
       return counts;
     },
     deleted: (layer, k, positions, keep, span) => {
