@@ -1,6 +1,6 @@
 // Data for the page: the shipped samples and JSONL sets (fetched from this page's own origin)
 // and the user's own files (a folder or picked files), turned into image blobs the worker takes.
-import { DatasetError, parseJsonl, type DataItem } from '../data/dataset';
+import { DatasetError, imagePathProblem, parseJsonl, type DataItem } from '../data/dataset';
 import { EMBEDDED_MODEL } from '../data/embedded';
 
 /** The shipped data sets under the page's base URL. */
@@ -38,6 +38,24 @@ async function fetchOk(url: string, signal?: AbortSignal): Promise<Response> {
   return r;
 }
 
+/**
+ * The URL of a data set's image: `image` resolved against the JSONL's (or samples.json's) URL,
+ * refused unless it stays on that URL's origin and inside its folder, so a served JSONL cannot
+ * point the page at another site or elsewhere on this one. parseJsonl has already refused
+ * absolute paths, schemes and ".." above the folder; this checks what the URL parser made of it.
+ */
+export function datasetImageUrl(image: string, listUrl: string, where: string): string {
+  const problem = imagePathProblem(image);
+  if (problem) throw new DatasetError(`${where}: "image" ${JSON.stringify(image)} ${problem}`);
+  const list = new URL(listUrl);
+  const folder = list.pathname.slice(0, list.pathname.lastIndexOf('/') + 1);
+  const url = new URL(image, list);
+  if (url.origin !== list.origin || !url.pathname.startsWith(folder) || url.pathname === folder) {
+    throw new DatasetError(`${where}: "image" ${JSON.stringify(image)} resolves to ${url.href}, outside the data set's folder ${list.origin}${folder}`);
+  }
+  return url.href;
+}
+
 export async function loadSamples(): Promise<Sample[]> {
   const base = publicUrl(DATA_PATH);
   const raw: unknown = await (await fetchOk(new URL(EMBEDDED_MODEL.data.samples, base).href)).json();
@@ -48,7 +66,7 @@ export async function loadSamples(): Promise<Sample[]> {
     const questions = (o.questions as { question?: unknown; answer?: unknown }[])
       .filter((q) => typeof q?.question === 'string')
       .map((q) => ({ question: String(q.question), answer: typeof q.answer === 'string' ? q.answer : '' }));
-    return [{ image: o.image, url: new URL(o.image, base).href, questions }];
+    return [{ image: o.image, url: datasetImageUrl(o.image, new URL(EMBEDDED_MODEL.data.samples, base).href, EMBEDDED_MODEL.data.samples), questions }];
   });
 }
 
@@ -60,8 +78,8 @@ export async function loadUrlDataset(path: string, limit: number, signal?: Abort
   const url = publicUrl(path);
   const items = parseJsonl(await (await fetchOk(url, signal)).text(), path).slice(0, limit);
   return Promise.all(
-    items.map(async (it) => {
-      const imageUrl = new URL(it.image, url).href;
+    items.map(async (it, i) => {
+      const imageUrl = datasetImageUrl(it.image, url, `${path} item ${i + 1}`);
       return { ...it, path: it.image, image: await (await fetchOk(imageUrl, signal)).blob() };
     }),
   );

@@ -2,6 +2,9 @@
  * Calibration and evaluation data: JSONL, one object a line,
  *   {"image": "<path relative to the JSONL>", "question": "…", "answer": "…", "type": "<optional>"}
  * and exact-match scoring after lower-casing and trimming whitespace and trailing punctuation.
+ * An image path stays inside the JSONL's folder (imagePathProblem): relative, "/"-separated,
+ * no ".." above the folder, no scheme, drive or host; the CLI also checks the real path after
+ * symlinks (tools/data.ts) and the page the resolved URL's origin and folder (src/app/data.ts).
  */
 export interface DataItem {
   image: string;
@@ -26,6 +29,8 @@ export function parseJsonl(text: string, file = 'data.jsonl'): DataItem[] {
     }
     const o = v as Record<string, unknown>;
     if (typeof o?.image !== 'string' || !o.image) throw new DatasetError(`${file}:${i + 1}: "image" must be a path string`);
+    const problem = imagePathProblem(o.image);
+    if (problem) throw new DatasetError(`${file}:${i + 1}: "image" ${JSON.stringify(o.image)} ${problem}`);
     if (typeof o.question !== 'string' || !o.question) throw new DatasetError(`${file}:${i + 1}: "question" must be a non-empty string`);
     if (o.answer !== undefined && typeof o.answer !== 'string') throw new DatasetError(`${file}:${i + 1}: "answer" must be a string`);
     if (o.type !== undefined && typeof o.type !== 'string') throw new DatasetError(`${file}:${i + 1}: "type" must be a string`);
@@ -33,6 +38,29 @@ export function parseJsonl(text: string, file = 'data.jsonl'): DataItem[] {
   });
   if (items.length === 0) throw new DatasetError(`${file}: no items`);
   return items;
+}
+
+/**
+ * Why an image path of a data set may not be followed, or null: it must be relative to the
+ * JSONL's folder and stay inside it. Refused: absolute paths ("/etc/passwd"), drives and
+ * schemes ("C:", "file:", "https:", "data:"), hosts ("//evil.example/x"), backslashes (URLs
+ * and Windows read them as "/"), NUL, and ".." (also "%2e%2e", which URLs decode) that climbs
+ * above the folder. "a/../b.png" is fine.
+ */
+export function imagePathProblem(image: string): string | null {
+  if (image.includes('\0')) return 'contains a NUL character';
+  if (image.includes('\\')) return 'contains a backslash (use "/" between folders)';
+  if (image.startsWith('/')) return 'is absolute (or names a host); image paths are relative to the JSONL\'s folder';
+  if (/^[a-z][a-z0-9+.-]*:/i.test(image)) return 'has a scheme or drive (e.g. "https:", "file:", "C:"); image paths are relative to the JSONL\'s folder';
+  let depth = 0;
+  for (const seg of image.split('/')) {
+    if (seg === '' || /^(\.|%2e)$/i.test(seg)) continue;
+    if (/^(\.|%2e){2}$/i.test(seg)) {
+      if (--depth < 0) return 'climbs out of the JSONL\'s folder with ".."; images must be inside it';
+    } else depth++;
+  }
+  if (depth === 0) return 'names no file';
+  return null;
 }
 
 export function normalizeAnswer(s: string): string {

@@ -16,3 +16,108 @@ describe('datasets', () => {
     expect(isCorrect('two apples', 'two')).toBe(false);
   });
 });
+
+describe('data-set image paths stay inside the data set (issue 25)', () => {
+  it('parseJsonl refuses absolute paths, schemes, hosts, backslashes and ".." above the folder, naming the line', () => {
+    const line = (image: string) => `{"image":${JSON.stringify(image)},"question":"q?"}`;
+    const cases: [string, RegExp][] = [
+      ['../../etc/passwd', /climbs out of the JSONL's folder with "\.\."/],
+      ['a/../../b.png', /climbs out/],
+      ['%2e%2e/%2E%2E/x.png', /climbs out/],
+      ['/etc/passwd', /is absolute/],
+      ['//evil.example/x.png', /is absolute \(or names a host\)/],
+      ['https://evil.example/x.png', /has a scheme or drive/],
+      ['file:///etc/passwd', /has a scheme or drive/],
+      ['data:image/png;base64,AAAA', /has a scheme or drive/],
+      ['C:/Windows/win.ini', /has a scheme or drive/],
+      ['..\\..\\secret.png', /contains a backslash/],
+      ['a.png\u0000.txt', /contains a NUL character/],
+      ['./', /names no file/],
+    ];
+    for (const [image, why] of cases) {
+      let message = '';
+      try {
+        parseJsonl(`${line('ok.png')}\n${line(image)}`, 'eval.jsonl');
+      } catch (e) {
+        message = (e as Error).message;
+      }
+      expect(message.startsWith(`eval.jsonl:2: "image" ${JSON.stringify(image)} `), `${image}: ${message}`).toBe(true);
+      expect(message, image).toMatch(why);
+    }
+    expect(parseJsonl(`${line('calib/0000.png')}\n${line('./a/../b.png')}`).map((i) => i.image)).toEqual(['calib/0000.png', './a/../b.png']);
+  });
+});
+
+describe('the CLI reads images only inside the data set folder', () => {
+  it('refuses ../../etc/passwd, an absolute path and a symlink out of the folder; reads the rest', async () => {
+    const { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadDataset } = await import('../../tools/data');
+    const root = mkdtempSync(join(tmpdir(), 'fitprune-data-'));
+    const dir = join(root, 'set');
+    mkdirSync(join(dir, 'img'), { recursive: true });
+    writeFileSync(join(root, 'secret.png'), 'outside');
+    writeFileSync(join(dir, 'img', 'a.png'), 'inside');
+    symlinkSync(join(root, 'secret.png'), join(dir, 'img', 'link.png'));
+    symlinkSync(join(dir, 'img'), join(dir, 'alias')); // a link inside the folder is fine
+    const write = (name: string, images: string[]) => {
+      writeFileSync(join(dir, name), images.map((image) => JSON.stringify({ image, question: 'q?' })).join('\n'));
+      return join(dir, name);
+    };
+    const ok = await loadDataset(write('ok.jsonl', ['img/a.png', './img/../img/a.png', 'alias/a.png']));
+    expect(await Promise.all(ok.map((i) => i.blob.text()))).toEqual(['inside', 'inside', 'inside']);
+    await expect(loadDataset(write('up.jsonl', ['img/a.png', '../../etc/passwd']))).rejects.toThrow(/up\.jsonl:2: "image" "\.\.\/\.\.\/etc\/passwd" climbs out of the JSONL's folder/);
+    await expect(loadDataset(write('abs.jsonl', ['/etc/passwd']))).rejects.toThrow(/abs\.jsonl:1: "image" "\/etc\/passwd" is absolute/);
+    await expect(loadDataset(write('up1.jsonl', ['../secret.png']))).rejects.toThrow(/climbs out/);
+    await expect(loadDataset(write('link.jsonl', ['img/link.png']))).rejects.toThrow(
+      /link\.jsonl: image img\/link\.png resolves to .*secret\.png, outside the data set's folder .*set \(a symlink out of it\?\); images must be inside it/,
+    );
+    await expect(loadDataset(write('missing.jsonl', ['img/nope.png']))).rejects.toThrow(/missing\.jsonl: image img\/nope\.png not found/);
+  });
+});
+
+describe('the page fetches data-set images only from the data set’s origin and folder', () => {
+  it('datasetImageUrl keeps images under the JSONL’s folder on its origin, whatever the URL parser makes of the path', async () => {
+    const { datasetImageUrl } = await import('../../src/app/data');
+    const list = 'http://localhost:5173/data/shapes/eval.jsonl';
+    expect(datasetImageUrl('eval/0001.png', list, 'eval.jsonl')).toBe('http://localhost:5173/data/shapes/eval/0001.png');
+    expect(() => datasetImageUrl('https://evil.example/x.png', list, 'eval.jsonl')).toThrow(/eval\.jsonl: "image" "https:\/\/evil\.example\/x\.png" has a scheme/);
+    // The URL parser drops leading spaces and tabs anywhere: caught on the resolved URL.
+    expect(() => datasetImageUrl(' //evil.example/x.png', list, 'eval.jsonl')).toThrow(
+      /eval\.jsonl: "image" " \/\/evil\.example\/x\.png" resolves to https?:\/\/evil\.example\/x\.png, outside the data set's folder http:\/\/localhost:5173\/data\/shapes\//,
+    );
+    expect(() => datasetImageUrl('.\t./.\t./models/m/config.json', list, 'eval.jsonl')).toThrow(/resolves to http:\/\/localhost:5173\/models\/m\/config\.json, outside the data set's folder/);
+  });
+
+  it('a served JSONL pointing elsewhere is refused before any image is fetched', async () => {
+    const { loadUrlDataset } = await import('../../src/app/data');
+    const fetched: string[] = [];
+    const served: Record<string, string> = {
+      'http://localhost:5173/data/shapes/evil.jsonl': `${JSON.stringify({ image: 'eval/0000.png', question: 'q?' })}\n${JSON.stringify({ image: 'https://evil.example/track.png', question: 'q?' })}`,
+      'http://localhost:5173/data/shapes/sneaky.jsonl': JSON.stringify({ image: ' //evil.example/track.png', question: 'q?' }),
+    };
+    const { vi } = await import('vitest');
+    vi.stubGlobal('location', { href: 'http://localhost:5173/', origin: 'http://localhost:5173' });
+    vi.stubGlobal('fetch', async (url: string) => {
+      fetched.push(String(url));
+      const body = served[String(url)];
+      return body !== undefined ? new Response(body) : new Response(new Blob([new Uint8Array(4)]));
+    });
+    try {
+      await expect(loadUrlDataset('data/shapes/evil.jsonl', 10)).rejects.toThrow(/data\/shapes\/evil\.jsonl:2: "image" "https:\/\/evil\.example\/track\.png" has a scheme/);
+      await expect(loadUrlDataset('data/shapes/sneaky.jsonl', 10)).rejects.toThrow(/data\/shapes\/sneaky\.jsonl item 1: "image" .* resolves to https?:\/\/evil\.example\/track\.png, outside the data set's folder/);
+      expect(fetched.every((u) => u.startsWith('http://localhost:5173/data/shapes/'))).toBe(true);
+      expect(fetched.some((u) => u.includes('evil.example'))).toBe(false);
+    } finally {
+      vi.unstubAllGlobals();
+    }
+  });
+
+  it('picked files: a JSONL path climbing out of the picked folder is refused, not matched by name', async () => {
+    const { filesDataset } = await import('../../src/app/data');
+    const jsonl = new File([JSON.stringify({ image: '../other/secret.png', question: 'q?' })], 'set.jsonl');
+    const image = new File([new Uint8Array(4)], 'secret.png', { type: 'image/png' });
+    await expect(filesDataset([jsonl, image], 10)).rejects.toThrow(/set\.jsonl:1: "image" "\.\.\/other\/secret\.png" climbs out of the JSONL's folder/);
+  });
+});
