@@ -115,7 +115,14 @@ try {
     }
   } else {
     let recipe: Recipe | undefined;
-    if (values.recipe) recipe = parseRecipe(await readFile(values.recipe, 'utf8'), info);
+    if (values.recipe) {
+      const path = values.recipe;
+      try {
+        recipe = parseRecipe(await readFile(path, 'utf8'), info);
+      } catch (e) {
+        throw new Error(`${path}: ${e instanceof Error ? e.message : String(e)}`); // say which file was refused
+      }
+    }
     const kind = values.policy;
     if ((kind === 'fitprune' || kind === 'random') && !recipe) fail(`--policy ${kind} needs --recipe`);
     const policy: PruningPolicy =
