@@ -25,6 +25,7 @@
  * embeddings' position-id bucketing then reduces to arange(n_patches) (see
  * connector-ref.ts `idefics3PositionIds`, verified in the unit test).
  */
+import { checkImageProcessorConfig } from '../../preprocess/image-config';
 import { PIL_LANCZOS, resizePil } from '../../preprocess/resample';
 
 /** The fields of preprocessor_config.json this processor reads (all optional, Python defaults). */
@@ -179,6 +180,8 @@ function toChw(rgb: Uint8ClampedArray, size: number, config: Idefics3Preprocesso
 export function preprocessIdefics3(rgb: Uint8ClampedArray, width: number, height: number, config: Idefics3PreprocessorConfig): Idefics3Preprocessed {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new Error(`idefics3: bad image size ${width}×${height}`);
   if (rgb.length !== width * height * 3) throw new Error(`idefics3: ${rgb.length} values for ${width}×${height} RGB`);
+  // Sizes, mean / std / rescale in range (an ImageConfigError naming the field otherwise).
+  checkImageProcessorConfig(config);
   const tile = config.max_image_size?.longest_edge ?? DEFAULT_TILE;
   const resample = config.resample ?? PIL_LANCZOS;
 

@@ -22,6 +22,7 @@
  * these (and from what the checkpoints were converted and validated with).
  */
 
+import { checkImageProcessorConfig } from '../../preprocess/image-config';
 import { centerCropPixels, PIL_BICUBIC, resizePil, shortestEdgeSize } from '../../preprocess/resample';
 import { anyresLayout, selectBestResolution, type AnyresFamily, type AnyresLayout, type Pinpoint } from './anyres';
 
@@ -171,6 +172,8 @@ export function preprocessAnyres(
   if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) throw new RangeError(`image size must be positive integers, got ${width}×${height}`);
   if (rgb.length !== width * height * 3) throw new RangeError(`preprocessAnyres: ${rgb.length} values for ${width}×${height} RGB`);
   if (options.multiImage && family !== 'llava_onevision') throw new RangeError('multiImage applies to llava_onevision only');
+  // Sizes, crop, pinpoints, mean / std / rescale in range (an ImageConfigError naming the field otherwise).
+  checkImageProcessorConfig(config);
   const d = defaultsFor(family);
   const size = config.size ?? d.size;
   const pinpoints: Pinpoint[] = (config.image_grid_pinpoints ?? d.image_grid_pinpoints).map((pp) => {
