@@ -11,6 +11,11 @@ import * as transformers from '@huggingface/transformers';
 import { PreTrainedTokenizer, RawImage, env } from '@huggingface/transformers';
 import { readJsonIfPresent, readText, type ModelSource } from '../load/source';
 import { centerCropPixels, resizePil, shortestEdgeSize, PIL_BICUBIC } from './resample';
+import { compileTemplate, renderTemplate, type CompiledTemplate } from './chat-template';
+import { checkImageProcessorConfig, MAX_INPUT_PIXELS } from './image-config';
+
+export { MAX_IMAGE_SIDE, MAX_INPUT_PIXELS, checkImageProcessorConfig, ImageConfigError } from './image-config';
+export { MAX_RANGE, MAX_STEPS, MAX_MS, MAX_OUTPUT, TemplateLimitError } from './chat-template';
 
 /**
  * Where the page serves onnxruntime-web's wasm files. transformers.js would otherwise fetch
@@ -57,6 +62,10 @@ export interface Preprocessor {
   readonly imageTokenCount: number | null;
   /** The chat template used by buildPrompt, or null (then a llava-1.5 style fallback is used). */
   readonly chatTemplate: string | null;
+  /** The file the chat template came from (chat_template.jinja / chat_template.json / tokenizer_config.json), or null. */
+  readonly chatTemplateFile: string | null;
+  /** The largest token id tokenizer.json can produce (its vocabulary and added tokens). */
+  readonly maxTokenId: number;
   /** The transformers.js tokenizer, for anything not wrapped here. */
   readonly tokenizer: PreTrainedTokenizer;
   /** The chat-templated prompt for one user turn (image first, then the question), with the generation prompt. */
@@ -171,12 +180,14 @@ function imageProcessorClass(config: Json): { name: string; Cls: new (c: Json) =
   return { name, Cls: all[name] ?? all['ImageProcessor']! };
 }
 
-/** { height, width } from an int or a dict with height/width, else null. */
+const isSide = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v > 0;
+
+/** { height, width } from a positive int or a dict with positive int height/width, else null. */
 function hw(value: unknown): { height: number; width: number } | null {
-  if (typeof value === 'number' && Number.isInteger(value) && value > 0) return { height: value, width: value };
+  if (isSide(value)) return { height: value, width: value };
   if (value && typeof value === 'object') {
     const { height, width } = value as { height?: unknown; width?: unknown };
-    if (typeof height === 'number' && typeof width === 'number') return { height, width };
+    if (isSide(height) && isSide(width)) return { height, width };
   }
   return null;
 }
@@ -192,8 +203,8 @@ function pilPlan(config: Json): { resize: { shortestEdge: number } | { height: n
   let resize: { shortestEdge: number } | { height: number; width: number } | null = null;
   if (config['do_resize'] ?? config['size'] !== undefined) {
     const size = config['size'];
-    if (typeof size === 'number' && type === 'CLIPImageProcessor') resize = { shortestEdge: size };
-    else if (size && typeof size === 'object' && typeof (size as Json)['shortest_edge'] === 'number' && (size as Json)['longest_edge'] === undefined) {
+    if (isSide(size) && type === 'CLIPImageProcessor') resize = { shortestEdge: size };
+    else if (size && typeof size === 'object' && isSide((size as Json)['shortest_edge']) && (size as Json)['longest_edge'] === undefined) {
       resize = { shortestEdge: (size as Json)['shortest_edge'] as number };
     } else resize = hw(size);
     if (!resize) return null;
@@ -209,6 +220,8 @@ function pilPlan(config: Json): { resize: { shortestEdge: number } | { height: n
  * Families with their own image processors (tiling) start from this.
  */
 export async function toRgb(image: ImageInput): Promise<RawImage> {
+  const expected = 'a RawImage, a Blob (PNG / JPEG / WebP) or { data: Uint8Array | Uint8ClampedArray, width, height, channels? }';
+  if (image === null || typeof image !== 'object') throw new PreprocessError(`the image must be ${expected}; got ${image === null ? 'null' : typeof image}`);
   let data: ArrayLike<number>;
   let width: number;
   let height: number;
@@ -216,16 +229,28 @@ export async function toRgb(image: ImageInput): Promise<RawImage> {
   if (image instanceof RawImage) {
     ({ data, width, height, channels } = image);
   } else if (typeof Blob !== 'undefined' && image instanceof Blob) {
-    ({ data, width, height, channels } = await RawImage.fromBlob(image));
+    try {
+      ({ data, width, height, channels } = await RawImage.fromBlob(image));
+    } catch (e) {
+      throw new PreprocessError(`the image (a ${image.size}-byte ${image.type || 'Blob'}) cannot be decoded: ${e instanceof Error ? e.message : String(e)}`);
+    }
   } else {
-    const img = image as { data: Uint8ClampedArray | Uint8Array; width: number; height: number; channels?: 1 | 3 | 4 };
-    ({ data, width, height } = img);
+    const img = image as { data: unknown; width: unknown; height: unknown; channels?: unknown };
+    const tag = Object.prototype.toString.call(img.data);
+    if (tag !== '[object Uint8Array]' && tag !== '[object Uint8ClampedArray]') {
+      throw new PreprocessError(`the image's data must be a Uint8Array or Uint8ClampedArray of 8-bit pixels; got ${img.data === null ? 'null' : Array.isArray(img.data) ? 'an array' : tag.slice(8, -1)} (an image must be ${expected})`);
+    }
+    data = img.data as Uint8Array;
+    width = img.width as number;
+    height = img.height as number;
     const n = width * height;
-    channels = img.channels ?? (data.length === n * 4 ? 4 : data.length === n * 3 ? 3 : 1);
+    if (img.channels !== undefined && img.channels !== 1 && img.channels !== 3 && img.channels !== 4) throw new PreprocessError(`the image's channels must be 1, 3 or 4; got ${String(img.channels)}`);
+    channels = (img.channels as number | undefined) ?? (data.length === n * 4 ? 4 : data.length === n * 3 ? 3 : 1);
   }
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
-    throw new PreprocessError(`image size ${width}×${height} is not a positive whole number of pixels`);
+  if (typeof width !== 'number' || typeof height !== 'number' || !Number.isInteger(width) || !Number.isInteger(height) || width <= 0 || height <= 0) {
+    throw new PreprocessError(`image size ${String(width)}×${String(height)} is not a positive whole number of pixels`);
   }
+  if (width * height > MAX_INPUT_PIXELS) throw new PreprocessError(`the image is ${width}×${height} = ${width * height} pixels; at most ${MAX_INPUT_PIXELS} (8192×8192) are accepted`);
   if (data.length !== width * height * channels) {
     throw new PreprocessError(`image data has ${data.length} values, expected ${width}×${height}×${channels}`);
   }
@@ -244,6 +269,105 @@ function countOccurrences(text: string, needle: string): number {
   return n;
 }
 
+const errorText = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Largest id in a tokenizer.json vocabulary and added_tokens; refuses ids that are not integers ≥ 0. */
+function tokenizerIdRange(json: Json, where: string): number {
+  const fail = (field: string, value: unknown, why: string): never => {
+    throw new PreprocessError(`${where}: tokenizer.json ${field} is ${JSON.stringify(value) ?? String(value)}: ${why}`);
+  };
+  const checkId = (field: string, id: unknown): number => {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= 2 ** 31) fail(field, id, 'token ids must be integers from 0 to 2³¹ − 1');
+    return id as number;
+  };
+  let max = -1;
+  const model = json['model'];
+  if (!model || typeof model !== 'object' || Array.isArray(model)) fail('model', model, 'it must be an object with the vocabulary');
+  const vocab = (model as Json)['vocab'];
+  if (Array.isArray(vocab)) {
+    // Unigram: [[piece, score], …], the id is the index.
+    vocab.forEach((entry, i) => {
+      if (!Array.isArray(entry) || typeof entry[0] !== 'string' || typeof entry[1] !== 'number') fail(`model.vocab[${i}]`, entry, 'Unigram vocabulary entries must be [piece, score]');
+    });
+    max = vocab.length - 1;
+  } else if (vocab && typeof vocab === 'object') {
+    for (const [token, id] of Object.entries(vocab as Json)) max = Math.max(max, checkId(`model.vocab[${JSON.stringify(token)}]`, id));
+  } else fail('model.vocab', vocab, 'it must be an object of token → id (or a Unigram list)');
+  const added = json['added_tokens'];
+  if (added !== undefined && added !== null) {
+    if (!Array.isArray(added)) fail('added_tokens', added, 'it must be a list');
+    (added as unknown[]).forEach((t, i) => {
+      if (!t || typeof t !== 'object' || typeof (t as Json)['content'] !== 'string') fail(`added_tokens[${i}]`, t, 'added tokens need a string "content"');
+      max = Math.max(max, checkId(`added_tokens[${i}].id`, (t as Json)['id']));
+    });
+  }
+  if (max < 0) fail('model.vocab', vocab, 'the vocabulary is empty');
+  return max;
+}
+
+/**
+ * The ids that end generation: generation_config.json's eos_token_id (an id or a non-empty list
+ * of ids), else the tokenizer's eos token. A string ("2"), an empty list, a negative or
+ * fractional id, or an id the tokenizer cannot produce is refused: generation would never stop
+ * at EOS. With neither (no EOS anywhere) the list is empty and generation runs to its token
+ * limit or a stop string.
+ */
+function eosIds(fromGeneration: unknown, fromTokenizer: unknown, maxTokenId: number, where: string): number[] {
+  const ok = (x: unknown): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= maxTokenId;
+  if (fromGeneration !== undefined && fromGeneration !== null) {
+    const list = Array.isArray(fromGeneration) ? fromGeneration : [fromGeneration];
+    if (list.length === 0 || !list.every(ok)) {
+      throw new PreprocessError(
+        `${where}: generation_config.json eos_token_id is ${JSON.stringify(fromGeneration)}; it must be a token id (an integer from 0 to ${maxTokenId}) or a non-empty list of them, or generation would never stop at EOS`,
+      );
+    }
+    return [...new Set(list)];
+  }
+  return ok(fromTokenizer) ? [fromTokenizer] : [];
+}
+
+/**
+ * The chat template and the file it came from: chat_template.jinja, else chat_template.json's
+ * chat_template, else tokenizer_config.json's chat_template (a string, or a list of named
+ * templates, of which transformers.js uses "default"). Compiled here, so a syntax error is
+ * refused at load naming the file.
+ */
+function pickChatTemplate(
+  jinja: string | null,
+  json: { chat_template?: unknown } | null,
+  tokenizerConfig: Json,
+  where: string,
+): { source: string; file: string; compiled: CompiledTemplate } | null {
+  let source: string | null = null;
+  let file = '';
+  if (jinja !== null) {
+    source = jinja;
+    file = 'chat_template.jinja';
+  } else if (json && json.chat_template !== undefined && json.chat_template !== null) {
+    if (typeof json.chat_template !== 'string') throw new PreprocessError(`${where}: chat_template.json chat_template must be a string, got ${typeof json.chat_template}`);
+    source = json.chat_template;
+    file = 'chat_template.json';
+  } else {
+    const t = tokenizerConfig['chat_template'];
+    file = 'tokenizer_config.json';
+    if (typeof t === 'string') source = t;
+    else if (Array.isArray(t)) {
+      const named = t.find((x) => x && typeof x === 'object' && (x as Json)['name'] === 'default');
+      const template = named ? (named as Json)['template'] : undefined;
+      if (typeof template !== 'string') throw new PreprocessError(`${where}: tokenizer_config.json chat_template is a list of named templates without a "default" one (a string "template")`);
+      source = template;
+    } else if (t !== undefined && t !== null) {
+      throw new PreprocessError(`${where}: tokenizer_config.json chat_template must be a string or a list of { name, template }, got ${typeof t}`);
+    }
+  }
+  if (source === null) return null;
+  try {
+    return { source, file, compiled: compileTemplate(source) };
+  } catch (e) {
+    throw new PreprocessError(`${where}: the chat template in ${file} does not compile: ${errorText(e)}`);
+  }
+}
+
 export async function loadPreprocessor(source: ModelSource, options: PreprocessorOptions = {}): Promise<Preprocessor> {
   const { signal } = options;
   const read = { signal };
@@ -259,34 +383,56 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     readJsonIfPresent<Json>(source, 'generation_config.json', read),
     readJsonIfPresent<Json>(source, 'config.json', read),
   ]);
-  if (!tokenizerJson) throw new PreprocessError(`${source.description} has no tokenizer.json (only "fast" tokenizers are supported)`);
+  const where = source.description;
+  const files: Record<string, unknown> = {
+    'tokenizer.json': tokenizerJson, 'tokenizer_config.json': tokenizerConfigRaw, 'special_tokens_map.json': specialMap,
+    'chat_template.json': templateJson, 'preprocessor_config.json': imageConfig, 'processor_config.json': processorConfigRaw,
+    'generation_config.json': generationConfigRaw, 'config.json': modelConfigRaw,
+  };
+  for (const [file, value] of Object.entries(files)) {
+    if (value !== null && (typeof value !== 'object' || Array.isArray(value))) {
+      throw new PreprocessError(`${where}: ${file} must hold a JSON object, not ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
+    }
+  }
+  if (!tokenizerJson) throw new PreprocessError(`${where} has no tokenizer.json (only "fast" tokenizers are supported)`);
   const processorConfig = processorConfigRaw ?? {};
   const generationConfig = generationConfigRaw ?? {};
   const modelConfig = modelConfigRaw ?? {};
   const tokenizerConfig = normaliseTokenizerConfig(tokenizerConfigRaw ?? {}, specialMap);
+  const maxTokenId = tokenizerIdRange(tokenizerJson, where);
 
   const Tokenizer = tokenizerClass(tokenizerConfig['tokenizer_class']);
-  const tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+  let tokenizer: PreTrainedTokenizer;
+  try {
+    tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
+  } catch (e) {
+    throw new PreprocessError(`${where}: tokenizer.json (with tokenizer_config.json) cannot be used: ${errorText(e)}`);
+  }
 
   // The processor's template (chat_template.jinja, else chat_template.json) is the multimodal
   // one Python's processor.apply_chat_template uses; the tokenizer's is the fallback.
-  const fromTokenizer = tokenizerConfig['chat_template'];
-  const chatTemplate =
-    templateJinja ?? (typeof templateJson?.chat_template === 'string' ? templateJson.chat_template : null) ?? (typeof fromTokenizer === 'string' ? fromTokenizer : null);
-  // A list of named templates in tokenizer_config.json: transformers.js picks "default".
-  const hasNamedTemplates = chatTemplate === null && typeof fromTokenizer === 'object' && fromTokenizer !== null;
+  const template = pickChatTemplate(templateJinja, templateJson, tokenizerConfigRaw ?? {}, where);
+  const chatTemplate = template?.source ?? null;
+  const chatTemplateFile = template?.file ?? null;
+  // The variables transformers.js's apply_chat_template gives the template: the special tokens as strings.
+  const templateVariables: Record<string, unknown> = { tools: null, documents: null };
+  for (const key of SPECIAL_KEYS) {
+    const value = tokenizerConfig[key];
+    if (typeof value === 'string' && value) templateVariables[key] = value;
+  }
 
-  const imageToken = String(processorConfig['image_token'] ?? '<image>');
+  const imageTokenRaw = processorConfig['image_token'] ?? '<image>';
+  if (typeof imageTokenRaw !== 'string' || !imageTokenRaw) throw new PreprocessError(`${where}: processor_config.json image_token is ${JSON.stringify(imageTokenRaw)}; it must be a non-empty string`);
+  const imageToken = imageTokenRaw;
   const imageTokenId = tokenizer.convert_tokens_to_ids(imageToken) as number | null | undefined;
   if (typeof imageTokenId !== 'number' || imageTokenId === tokenizer.unk_token_id) {
-    throw new PreprocessError(`${source.description}: tokenizer.json has no "${imageToken}" token`);
+    throw new PreprocessError(`${where}: tokenizer.json has no "${imageToken}" token`);
   }
   const configImageId = modelConfig['image_token_index'] ?? modelConfig['image_token_id'];
   if (typeof configImageId === 'number' && configImageId !== imageTokenId) {
-    throw new PreprocessError(`${source.description}: config.json image_token_index ${configImageId} is not the tokenizer's "${imageToken}" (${imageTokenId})`);
+    throw new PreprocessError(`${where}: config.json image_token_index ${configImageId} is not the tokenizer's "${imageToken}" (${imageTokenId})`);
   }
-  const eos = generationConfig['eos_token_id'] ?? tokenizer.eos_token_id;
-  const eosTokenIds = (Array.isArray(eos) ? eos : [eos]).filter((x): x is number => typeof x === 'number');
+  const eosTokenIds = eosIds(generationConfig['eos_token_id'], tokenizer.eos_token_id, maxTokenId, where);
   const numberOr = (...values: unknown[]) => (values.find((v) => typeof v === 'number') as number | undefined) ?? null;
   const bosTokenId = numberOr(tokenizer.bos_token_id, generationConfig['bos_token_id']);
   const padTokenId = numberOr(generationConfig['pad_token_id'], tokenizer.pad_token_id, modelConfig['pad_token_id']);
@@ -296,24 +442,52 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   let plan: ReturnType<typeof pilPlan> = null;
   let imageSize: { height: number; width: number } | null = null;
   if (imageConfig) {
+    try {
+      checkImageProcessorConfig(imageConfig);
+    } catch (e) {
+      throw new PreprocessError(`${where}: ${errorText(e)}`);
+    }
     plan = options.resize === 'transformers' ? null : pilPlan(imageConfig);
     const { Cls } = imageProcessorClass(imageConfig);
-    processor = new Cls(plan ? { ...imageConfig, do_resize: false, do_center_crop: false } : imageConfig);
+    try {
+      processor = new Cls(plan ? { ...imageConfig, do_resize: false, do_center_crop: false } : imageConfig);
+    } catch (e) {
+      throw new PreprocessError(`${where}: preprocessor_config.json cannot be used: ${errorText(e)}`);
+    }
     imageSize = imageConfig['do_center_crop'] ? hw(imageConfig['crop_size']) : hw(imageConfig['size']);
+  }
+  for (const field of ['patch_size', 'num_additional_image_tokens'] as const) {
+    const v = processorConfig[field];
+    const min = field === 'patch_size' ? 1 : 0;
+    if (v !== undefined && v !== null && (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1024)) {
+      throw new PreprocessError(`${where}: processor_config.json ${field} is ${JSON.stringify(v)}; it must be an integer from ${min} to 1024`);
+    }
   }
   const visionConfig = (modelConfig['vision_config'] ?? {}) as Json;
   const patchSize = numberOr(processorConfig['patch_size'], visionConfig['patch_size']);
   const strategy = String(processorConfig['vision_feature_select_strategy'] ?? modelConfig['vision_feature_select_strategy'] ?? 'default');
   const numAdditional = numberOr(processorConfig['num_additional_image_tokens']) ?? 1;
   const imageTokenCount =
-    imageSize && patchSize ? llavaImageTokenCount({ height: imageSize.height, width: imageSize.width, patchSize, numAdditionalImageTokens: numAdditional, strategy }) : null;
+    imageSize && patchSize && Number.isInteger(patchSize) && patchSize > 0
+      ? llavaImageTokenCount({ height: imageSize.height, width: imageSize.width, patchSize, numAdditionalImageTokens: numAdditional, strategy })
+      : null;
 
   /** Token ids and the runs of image-token ids in them. */
   const tokenize = (text: string): { inputIds: Uint32Array; imageRuns: { start: number; end: number }[] } => {
-    const ids = tokenizer.encode(text);
+    if (typeof text !== 'string') throw new PreprocessError(`the text to tokenize must be a string, got ${text === null ? 'null' : typeof text}`);
+    let ids: number[];
+    try {
+      ids = tokenizer.encode(text);
+    } catch (e) {
+      throw new PreprocessError(`${where}: tokenizer.json failed on the prompt: ${errorText(e)}`);
+    }
     const imageRuns: { start: number; end: number }[] = [];
     for (let i = 0; i < ids.length; i++) {
-      if (ids[i] !== imageTokenId) continue;
+      const id = ids[i]!;
+      if (!Number.isInteger(id) || id < 0 || id > maxTokenId) {
+        throw new PreprocessError(`${where}: tokenizer.json produced the token id ${String(id)} at position ${i}; ids must be integers from 0 to ${maxTokenId}`);
+      }
+      if (id !== imageTokenId) continue;
       const start = i;
       while (i < ids.length && ids[i] === imageTokenId) i++;
       imageRuns.push({ start, end: i });
@@ -321,6 +495,28 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     }
     return { inputIds: Uint32Array.from(ids), imageRuns };
   };
+
+  const render = (question: string, hasImage: boolean): string => {
+    if (!template) return `USER: ${hasImage ? `${imageToken}\n` : ''}${question} ASSISTANT:`;
+    const content = [...(hasImage ? [{ type: 'image' }] : []), { type: 'text', text: question }];
+    try {
+      return renderTemplate(template.compiled, { ...templateVariables, messages: [{ role: 'user', content }], add_generation_prompt: true });
+    } catch (e) {
+      throw new PreprocessError(`${where}: the chat template in ${template.file} failed: ${errorText(e)}`);
+    }
+  };
+  // Render once now, so a template that fails or runs away is refused at load, not at the first question.
+  const probe = render('Describe the image.', true);
+  if (!probe.includes(imageToken)) {
+    throw new PreprocessError(`${where}: the chat template in ${template?.file} drops the image: its prompt for an image and a question has no "${imageToken}"`);
+  }
+  // Same for the tokenizer: encode and decode a prompt like a real one.
+  tokenize(probe);
+  try {
+    tokenizer.decode(tokenizer.encode('Describe the image.'), { skip_special_tokens: true });
+  } catch (e) {
+    throw new PreprocessError(`${where}: tokenizer.json cannot decode: ${errorText(e)}`);
+  }
 
   return {
     imageToken,
@@ -331,16 +527,13 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     imageSize,
     imageTokenCount,
     chatTemplate,
+    chatTemplateFile,
+    maxTokenId,
     tokenizer,
 
     buildPrompt(question, o) {
-      if (!chatTemplate && !hasNamedTemplates) return `USER: ${o.hasImage ? `${imageToken}\n` : ''}${question} ASSISTANT:`;
-      const content = [...(o.hasImage ? [{ type: 'image' }] : []), { type: 'text', text: question }];
-      return tokenizer.apply_chat_template([{ role: 'user', content }] as never, {
-        tokenize: false,
-        add_generation_prompt: true,
-        ...(chatTemplate ? { chat_template: chatTemplate } : {}),
-      }) as string;
+      if (typeof question !== 'string') throw new PreprocessError(`the question must be a string, got ${question === null ? 'null' : typeof question}`);
+      return render(question, Boolean(o?.hasImage));
     },
 
     encode(prompt, o = {}) {
@@ -378,6 +571,9 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
         let pixels: Uint8ClampedArray = data as Uint8ClampedArray;
         if (plan.resize) {
           const target = 'shortestEdge' in plan.resize ? shortestEdgeSize(width, height, plan.resize.shortestEdge) : plan.resize;
+          if (target.width * target.height > MAX_INPUT_PIXELS) {
+            throw new PreprocessError(`a ${width}×${height} image resized to preprocessor_config.json's shortest edge ${(plan.resize as { shortestEdge: number }).shortestEdge} would be ${target.width}×${target.height} pixels (at most ${MAX_INPUT_PIXELS}): its aspect ratio is too extreme`);
+          }
           if (target.width !== width || target.height !== height) {
             pixels = resizePil(pixels, width, height, 3, target.width, target.height, plan.resample);
             ({ width, height } = target);
@@ -396,8 +592,17 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     },
 
     decode(ids, o = {}) {
+      if (!ids || typeof ids.length !== 'number') throw new PreprocessError(`decode takes a list of token ids, got ${ids === null ? 'null' : typeof ids}`);
       if (ids.length === 0) return ''; // transformers.js throws on an empty list
-      return tokenizer.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? true });
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i];
+        if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new PreprocessError(`decode: token id ${String(id)} at index ${i} is not an integer ≥ 0`);
+      }
+      try {
+        return tokenizer.decode([...ids], { skip_special_tokens: o.skipSpecialTokens ?? true });
+      } catch (e) {
+        throw new PreprocessError(`${where}: tokenizer.json cannot decode [${ids.slice(0, 8).join(', ')}${ids.length > 8 ? ', …' : ''}]: ${errorText(e)}`);
+      }
     },
   };
 }

@@ -1,0 +1,254 @@
+/**
+ * Hostile and broken model files on the preprocessing side (issue 25, items 3, 4, 6, 8, 10 and
+ * eos_token_id): each is built by mutating a tiny checkpoint and must be refused by
+ * loadPreprocessor (or the call that meets it) with an error naming the file and the field,
+ * in bounded time, before any large allocation.
+ */
+import { describe, expect, it } from 'vitest';
+import { MemorySource } from '../../src/load/source';
+import { preprocessAnyres } from '../../src/models/llava-next/image-processor';
+import { preprocessIdefics3 } from '../../src/models/idefics3/image-processor';
+import { loadPreprocessor, MAX_RANGE, PreprocessError, toRgb, type Preprocessor } from '../../src/preprocess';
+import { ImageConfigError } from '../../src/preprocess/image-config';
+import { TINY_ARCHS } from '../fixtures/tiny/index';
+
+type Files = Map<string, Uint8Array>;
+type Json = Record<string, unknown>;
+
+const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));
+const text = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array): Json => JSON.parse(new TextDecoder().decode(b)) as Json;
+
+function tiny(arch = 'llava'): Files {
+  return TINY_ARCHS[arch]!.make({ seed: 3 });
+}
+
+/** A tiny checkpoint with one JSON file changed by `edit`. */
+function withJson(file: string, edit: (j: Json) => void, arch = 'llava'): Files {
+  const files = tiny(arch);
+  const j = dec(files.get(file)!);
+  edit(j);
+  files.set(file, enc(j));
+  return files;
+}
+
+const load = (files: Files) => loadPreprocessor(new MemorySource(files, 'tiny'));
+
+async function refused(files: Files, pattern: RegExp, maxMs = 10_000): Promise<string> {
+  const t0 = performance.now();
+  let error: unknown = null;
+  try {
+    await load(files);
+  } catch (e) {
+    error = e;
+  }
+  const ms = performance.now() - t0;
+  expect(error, 'loadPreprocessor should have refused').toBeInstanceOf(PreprocessError);
+  expect((error as Error).message).toMatch(pattern);
+  expect(ms).toBeLessThan(maxMs);
+  return (error as Error).message;
+}
+
+describe('preprocessor_config.json values are range-checked at load', () => {
+  const cases: [string, (c: Json) => void, RegExp][] = [
+    ['shortest_edge 1e6', (c) => (c['size'] = { shortest_edge: 1e6 }), /preprocessor_config\.json: size\.shortest_edge is 1000000; it must be an integer from 1 to 4096/],
+    ['size 1e9×1e9', (c) => (c['size'] = { height: 1e9, width: 1e9 }), /preprocessor_config\.json: size\.height is 1000000000; it must be an integer from 1 to 4096/],
+    ['crop_size 1e5²', (c) => (c['crop_size'] = { height: 1e5, width: 1e5 }), /preprocessor_config\.json: crop_size\.height is 100000/],
+    ['crop_size −1', (c) => (c['crop_size'] = -1), /preprocessor_config\.json: crop_size is -1; it must be an integer from 1 to 4096/],
+    ['crop_size 112.5', (c) => (c['crop_size'] = { height: 112.5, width: 112.5 }), /preprocessor_config\.json: crop_size\.height is 112\.5/],
+    ['size "336"', (c) => (c['size'] = '336'), /preprocessor_config\.json: size is "336"; it must be a number or an object/],
+    ['crop_size with height only', (c) => (c['crop_size'] = { height: 8 }), /crop_size .*both height and width/],
+    ['image_std 0', (c) => (c['image_std'] = 0), /preprocessor_config\.json: image_std is 0; it must be a number > 0 or a list of 3/],
+    ['image_std [0.2, 0, 0.2]', (c) => (c['image_std'] = [0.2, 0, 0.2]), /image_std is \[0\.2,0,0\.2\]/],
+    ['image_std null', (c) => (c['image_std'] = null), /image_std is null/],
+    ['image_std 1e999 (Infinity)', (c) => (c['image_std'] = 'INF'), /image_std is/],
+    ['image_mean as strings', (c) => (c['image_mean'] = ['0.5', '0.5', '0.5']), /preprocessor_config\.json: image_mean is \["0\.5","0\.5","0\.5"\]; it must be a finite number or a list of 3/],
+    ['image_mean of 2 values', (c) => (c['image_mean'] = [0.5, 0.5]), /image_mean is \[0\.5,0\.5\]/],
+    ['rescale_factor "x"', (c) => (c['rescale_factor'] = 'x'), /preprocessor_config\.json: rescale_factor is "x"; it must be a number in \(0, 1\]/],
+    ['rescale_factor 0', (c) => (c['rescale_factor'] = 0), /rescale_factor is 0/],
+    ['rescale_factor null', (c) => (c['rescale_factor'] = null), /rescale_factor is null/],
+    ['resample 9', (c) => (c['resample'] = 9), /resample is 9; it must be a PIL filter code 0–5/],
+    ['do_normalize "false"', (c) => (c['do_normalize'] = 'false'), /do_normalize is "false"; it must be true or false/],
+  ];
+  for (const [name, edit, pattern] of cases) {
+    it(`llava: ${name}`, async () => {
+      const files = withJson('preprocessor_config.json', edit);
+      if (name.includes('Infinity')) {
+        // JSON has no Infinity; 1e999 parses to it.
+        const raw = new TextDecoder().decode(files.get('preprocessor_config.json')!).replace('"INF"', '1e999');
+        files.set('preprocessor_config.json', text(raw));
+      }
+      await refused(files, pattern);
+    });
+  }
+
+  it('the same checks apply to the anyres and Idefics3 processors (at load and when called directly)', async () => {
+    await refused(withJson('preprocessor_config.json', (c) => (c['size'] = { shortest_edge: 1e6 }), 'llava-next'), /size\.shortest_edge is 1000000/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['image_grid_pinpoints'] = [[1e5, 1e5]]), 'llava-onevision'), /image_grid_pinpoints\[0\]\[0\] is 100000/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['size'] = { longest_edge: 1e9 }), 'idefics3'), /size\.longest_edge is 1000000000/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['max_image_size'] = { longest_edge: -1 }), 'idefics3'), /max_image_size\.longest_edge is -1/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['image_std'] = [0.5, 0, 0.5]), 'idefics3'), /image_std is \[0\.5,0,0\.5\]/);
+    const px = new Uint8ClampedArray(3 * 4 * 4);
+    expect(() => preprocessAnyres(px, 4, 4, { size: { shortest_edge: 28 }, image_std: 0 }, 'llava_next')).toThrow(ImageConfigError);
+    expect(() => preprocessAnyres(px, 4, 4, { size: { shortest_edge: 1e6 } }, 'llava_next')).toThrow(/size\.shortest_edge is 1000000/);
+    expect(() => preprocessIdefics3(px, 4, 4, { rescale_factor: 'x' as never })).toThrow(/rescale_factor is "x"/);
+    expect(() => preprocessIdefics3(px, 4, 4, { max_image_size: { longest_edge: 1e5 } })).toThrow(/max_image_size\.longest_edge is 100000/);
+  });
+
+  it('processor_config.json patch_size and image_token are checked', async () => {
+    await refused(withJson('processor_config.json', (c) => (c['patch_size'] = 0)), /processor_config\.json patch_size is 0; it must be an integer from 1 to 1024/);
+    await refused(withJson('processor_config.json', (c) => (c['image_token'] = 5)), /processor_config\.json image_token is 5; it must be a non-empty string/);
+  });
+
+  it('every tiny checkpoint still loads, and gives finite pixels', async () => {
+    for (const arch of Object.keys(TINY_ARCHS)) {
+      const pre = await load(tiny(arch));
+      expect(pre.maxTokenId).toBeGreaterThan(0);
+    }
+    const pre = await load(tiny('llava'));
+    const img = { data: new Uint8ClampedArray(9 * 5 * 3).fill(200), width: 9, height: 5, channels: 3 as const };
+    const { pixelValues } = await pre.preprocessImage(img);
+    expect(pixelValues.every(Number.isFinite)).toBe(true);
+  });
+});
+
+describe('chat templates are compiled and probed at load, and rendered with a budget', () => {
+  const withJinja = (t: string, arch = 'llava') => {
+    const files = tiny(arch);
+    files.set('chat_template.jinja', text(t));
+    return files;
+  };
+  const GOOD = "{% for m in messages %}{% for c in m['content'] %}{{ '<image>' if c['type'] == 'image' else c['text'] }}{% endfor %}{% endfor %}";
+
+  it('a syntax error is refused at load naming the file (chat_template.jinja / .json / tokenizer_config.json)', async () => {
+    await refused(withJinja('{% for m in messages %}{{ m.role }}'), /tiny: the chat template in chat_template\.jinja does not compile: /);
+    await refused(withJson('chat_template.json', (j) => (j['chat_template'] = '{{ messages[0] ')), /the chat template in chat_template\.json does not compile/);
+    const files = withJson('tokenizer_config.json', (j) => (j['chat_template'] = '{% if %}'));
+    files.delete('chat_template.json');
+    await refused(files, /the chat template in tokenizer_config\.json does not compile/);
+    await refused(withJson('chat_template.json', (j) => (j['chat_template'] = 42)), /chat_template\.json chat_template must be a string/);
+  });
+
+  it('range(1e8) is refused at load in well under 10 s', async () => {
+    const msg = await refused(withJinja(`{% for i in range(100000000) %}x{% endfor %}${GOOD}`), /chat_template\.jinja failed: range\(\) of 100000000 values \(at most 10000 allowed\)/, 5_000);
+    expect(msg).toContain(String(MAX_RANGE));
+  });
+
+  it('deeply nested loops stop at the step limit in well under 10 s', async () => {
+    await refused(withJinja(`{% for a in range(1000) %}{% for b in range(1000) %}{% for c in range(1000) %}{{ a }}{% endfor %}{% endfor %}{% endfor %}${GOOD}`), /chat_template\.jinja failed: rendering took more than (200000 steps|2000 ms)/, 8_000);
+  });
+
+  it('a macro calling itself is refused at load (the interpreter has no recursion)', async () => {
+    await refused(withJinja(`{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}${GOOD}`), /tiny: the chat template in chat_template\.jinja failed: /);
+  });
+
+  it('raise_exception and a template that drops the image are refused at load', async () => {
+    await refused(withJinja("{{ raise_exception('only text') }}"), /chat_template\.jinja failed: only text/);
+    await refused(withJinja("{% for m in messages %}{{ m['role'] }}{% endfor %}"), /chat template in chat_template\.jinja drops the image/);
+  });
+
+  it('a template that only runs away for some questions fails that question quickly, with a clear error', async () => {
+    const t = `{% if messages[0]['content']|length == 1 %}{% for a in range(9000) %}{% for b in range(9000) %}{% endfor %}{% endfor %}{% endif %}${GOOD}`;
+    const pre = await load(withJinja(t));
+    const t0 = performance.now();
+    expect(() => pre.buildPrompt('hello', { hasImage: false })).toThrow(/tiny: the chat template in chat_template\.jinja failed: rendering took more than/);
+    expect(performance.now() - t0).toBeLessThan(8_000);
+    expect(pre.buildPrompt('hello', { hasImage: true })).toBe('<image>hello');
+  });
+
+  it("renders every tiny checkpoint's template exactly as transformers.js does", async () => {
+    for (const arch of Object.keys(TINY_ARCHS)) {
+      const pre: Preprocessor = await load(tiny(arch));
+      expect(pre.chatTemplate, arch).not.toBeNull();
+      expect(pre.chatTemplateFile, arch).toBe('chat_template.json');
+      for (const hasImage of [true, false]) {
+        const content = [...(hasImage ? [{ type: 'image' }] : []), { type: 'text', text: 'What is this?' }];
+        const theirs = pre.tokenizer.apply_chat_template([{ role: 'user', content }] as never, { tokenize: false, add_generation_prompt: true, chat_template: pre.chatTemplate! });
+        expect(pre.buildPrompt('What is this?', { hasImage }), `${arch} hasImage=${hasImage}`).toBe(theirs);
+      }
+    }
+  });
+
+  it('named templates in tokenizer_config.json: "default" is used; none named "default" is refused', async () => {
+    const ok = withJson('tokenizer_config.json', (j) => (j['chat_template'] = [{ name: 'tool_use', template: 'x' }, { name: 'default', template: GOOD }]));
+    ok.delete('chat_template.json');
+    expect((await load(ok)).buildPrompt('hi', { hasImage: true })).toBe('<image>hi');
+    const bad = withJson('tokenizer_config.json', (j) => (j['chat_template'] = [{ name: 'tool_use', template: GOOD }]));
+    bad.delete('chat_template.json');
+    await refused(bad, /tokenizer_config\.json chat_template is a list of named templates without a "default" one/);
+  });
+});
+
+describe('tokenizer.json: ids, malformed parts, eos_token_id', () => {
+  const editVocab = (edit: (vocab: Record<string, number>, t: Json) => void) =>
+    withJson('tokenizer.json', (t) => edit((t['model'] as Json)['vocab'] as Record<string, number>, t));
+
+  it('a negative, fractional or huge vocabulary id is refused at load (it would wrap in the Uint32 ids)', async () => {
+    await refused(editVocab((v) => (v[Object.keys(v)[10]!] = -14)), /tokenizer\.json model\.vocab\[".*"\] is -14: token ids must be integers from 0 to 2³¹ − 1/);
+    await refused(editVocab((v) => (v[Object.keys(v)[10]!] = 1.5)), /tokenizer\.json model\.vocab\[".*"\] is 1\.5/);
+    await refused(withJson('tokenizer.json', (t) => ((t['added_tokens'] as Json[])[0]!['id'] = 4294967282)), /tokenizer\.json added_tokens\[0\]\.id is 4294967282/);
+  });
+
+  it('exposes the largest id, which the engine checks against the embedding', async () => {
+    const files = withJson('tokenizer.json', (t) => (t['added_tokens'] as Json[]).push({ id: 1_000_000, content: '<far>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+    const pre = await load(files);
+    expect(pre.maxTokenId).toBe(1_000_000);
+    // The prompt's ids are checked against the model's vocab_size in Engine.run (GPU test).
+    expect([...pre.tokenize('a <far> b').inputIds]).toContain(1_000_000);
+  });
+
+  it('malformed parts give an error naming tokenizer.json, not a raw TypeError / SyntaxError', async () => {
+    await refused(withJson('tokenizer.json', (t) => (t['pre_tokenizer'] = { type: 'Split', pattern: { Regex: '([' }, behavior: 'Isolated', invert: false })), /tiny: tokenizer\.json.*(cannot be used|failed on the prompt)/);
+    await refused(withJson('tokenizer.json', (t) => ((t['model'] as Json)['merges'] = [1, 2])), /tiny: tokenizer\.json.*(cannot be used|failed on the prompt)/);
+    await refused(withJson('tokenizer.json', (t) => (t['model'] = null)), /tokenizer\.json model is null/);
+    await refused(withJson('tokenizer.json', (t) => ((t['model'] as Json)['vocab'] = 'abc')), /tokenizer\.json model\.vocab is "abc"/);
+    await refused(withJson('tokenizer.json', (t) => (t['added_tokens'] = [{ id: 3 }])), /tokenizer\.json added_tokens\[0\] is \{"id":3\}/);
+    const files = tiny();
+    files.set('tokenizer.json', enc([1, 2]));
+    await refused(files, /tokenizer\.json must hold a JSON object, not an array/);
+    const nul = tiny();
+    nul.set('preprocessor_config.json', enc(null));
+    await load(nul); // null is "absent" like Python's processor: then the model takes no images
+  });
+
+  it('eos_token_id "2", [], -1 or an id the tokenizer cannot produce is refused naming generation_config.json', async () => {
+    for (const bad of ['2', [], -1, 2.5, [2, 99_999_999]]) {
+      await refused(withJson('generation_config.json', (g) => (g['eos_token_id'] = bad)), /tiny: generation_config\.json eos_token_id is .*; it must be a token id \(an integer from 0 to \d+\) or a non-empty list of them, or generation would never stop at EOS/);
+    }
+    expect((await load(withJson('generation_config.json', (g) => (g['eos_token_id'] = [2, 2, 1])))).eosTokenIds).toEqual([2, 1]);
+    const noGen = tiny();
+    noGen.delete('generation_config.json');
+    expect((await load(noGen)).eosTokenIds).toEqual([2]); // the tokenizer's eos token
+  });
+
+  it('decode refuses ids that are not integers ≥ 0 with a clear error', async () => {
+    const pre = await load(tiny());
+    expect(() => pre.decode([-1])).toThrow(/decode: token id -1 at index 0 is not an integer ≥ 0/);
+    expect(() => pre.decode([1.5])).toThrow(PreprocessError);
+    expect(() => pre.decode(null as never)).toThrow(/decode takes a list of token ids, got null/);
+  });
+});
+
+describe('images that are not images', () => {
+  let pre: Preprocessor;
+  it('null, a number, a string, bad data: a PreprocessError naming what an image must be', async () => {
+    pre = await load(tiny());
+    await expect(pre.preprocessImage(null as never)).rejects.toThrow(/the image must be a RawImage, a Blob .*; got null/);
+    await expect(pre.preprocessImage(42 as never)).rejects.toThrow(/the image must be .*; got number/);
+    await expect(pre.preprocessImage('photo.png' as never)).rejects.toThrow(/got string/);
+    await expect(toRgb(undefined as never)).rejects.toThrow(/got undefined/);
+    await expect(pre.preprocessImage({ data: null, width: 2, height: 2 } as never)).rejects.toThrow(/the image's data must be a Uint8Array or Uint8ClampedArray of 8-bit pixels; got null/);
+    await expect(pre.preprocessImage({ data: [1, 2, 3], width: 1, height: 1 } as never)).rejects.toThrow(/got an array/);
+    await expect(pre.preprocessImage({ data: new Float32Array(3), width: 1, height: 1 } as never)).rejects.toThrow(/got Float32Array/);
+    await expect(pre.preprocessImage({ data: new Uint8Array(12), width: '2', height: 2 } as never)).rejects.toThrow(/image size 2×2 is not a positive whole number/);
+    await expect(pre.preprocessImage({ data: new Uint8Array(12), width: 2, height: 2, channels: 7 } as never)).rejects.toThrow(/channels must be 1, 3 or 4; got 7/);
+    await expect(pre.preprocessImage(new Blob([new Uint8Array([1, 2, 3, 4])], { type: 'image/png' }))).rejects.toThrow(/the image \(a 4-byte image\/png\) cannot be decoded/);
+  });
+
+  it('a huge image, or an aspect ratio whose resize would be huge, is refused before allocating', async () => {
+    pre ??= await load(tiny());
+    await expect(pre.preprocessImage({ data: new Uint8Array(3 * 60_000), width: 60_000, height: 1, channels: 3 })).rejects.toThrow(/resized to preprocessor_config\.json's shortest edge \d+ would be \d+×\d+ pixels .* aspect ratio is too extreme/);
+    // 9000 × 9000 > 8192²: refused by size alone (the data check comes after).
+    await expect(pre.preprocessImage({ data: new Uint8Array(3), width: 9000, height: 9000, channels: 3 })).rejects.toThrow(/the image is 9000×9000 = 81000000 pixels; at most 67108864/);
+  });
+});
