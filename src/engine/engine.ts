@@ -240,8 +240,17 @@ export class Engine {
     // The family prepares the image (resize, tiles) and says what the placeholder becomes.
     const prepared = request.image ? await model.prepareImage(request.image, pre) : null;
     signal?.throwIfAborted();
+    if (prepared && prepared.visualTokens + maxNewTokens > model.maxPositions) {
+      // Refused before tokenizing millions of image tokens.
+      throw new EngineError(`the image's ${prepared.visualTokens} visual tokens + ${maxNewTokens} new tokens exceed the model's ${model.maxPositions} positions`);
+    }
     const text = prepared ? prompt.replace(pre.imageToken, () => prepared.promptText) : prompt;
     const { inputIds, imageRuns } = pre.tokenize(text);
+    // The embedding has vocabSize rows: an id beyond it would read outside the table.
+    const badId = inputIds.findIndex((id) => id >= model.vocabSize);
+    if (badId >= 0) {
+      throw new EngineError(`tokenizer.json gives the token id ${inputIds[badId]} (at position ${badId} of the prompt), but the model's embedding has ${model.vocabSize} rows (vocab_size in config.json): tokenizer and model do not match`);
+    }
     let placements;
     try {
       placements = placeImages(imageRuns, prepared ? [prepared.visualTokens] : []);

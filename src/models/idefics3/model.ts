@@ -19,6 +19,7 @@ import { loadEncoderLayer } from '../vit-encoder';
 import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
 import type { Idefics3Config } from './config';
 import { pixelShuffleRowPlan } from './connector-ref';
+import { checkImageProcessorConfig } from '../../preprocess/image-config';
 import { idefics3Grid, preprocessIdefics3, type Idefics3PreprocessorConfig } from './image-processor';
 import { expandIdefics3Image, IDEFICS3_TOKENS } from './prompt';
 import { idefics3TensorDtypes, idefics3WeightNames, isIdefics3Layout, type Idefics3WeightNames } from './weights';
@@ -148,6 +149,11 @@ async function readImageConfig(source: ModelSource, config: Idefics3Config, sign
     readJsonIfPresent<Json>(source, 'processor_config.json', { signal }),
   ]);
   if (!image) throw new ModelLoadError(`${source.description} has no preprocessor_config.json: Idefics3 needs it to resize and split images`);
+  try {
+    checkImageProcessorConfig(image);
+  } catch (e) {
+    throw new ModelLoadError(`${source.description}: ${e instanceof Error ? e.message : String(e)}`);
+  }
   const p = image as Idefics3PreprocessorConfig;
   const tile = p.max_image_size?.longest_edge;
   if (tile !== undefined && tile !== config.vision.imageSize) {
