@@ -16,7 +16,7 @@ import type { Tensor } from '../gpu/tensor';
 import { uploadTensor, type Checkpoint } from '../load/checkpoint';
 import type { LoadProgressTracker } from '../load/progress';
 import { im2col, type Linear } from './clip';
-import { ConfigError, type VisionTowerConfig } from './config';
+import { checkVisionSizes, CONFIG_LIMITS, ConfigError, epsilon, posInt, type VisionTowerConfig } from './config';
 import { ops } from './ops';
 import { encoderLayerDtypes, encoderLayerNames, runEncoderLayers, type EncoderLayerNames, type EncoderLayerWeights, type WeightBiasNames } from './vit-encoder';
 
@@ -62,19 +62,6 @@ const DEFAULTS: Readonly<Record<SiglipModelType, Omit<SiglipVisionConfig, 'model
 
 const ACTS: readonly SiglipHiddenAct[] = ['gelu_pytorch_tanh', 'gelu_new', 'gelu', 'quick_gelu'];
 
-function num(c: Json, key: string, where: string, fallback: number): number {
-  const v = c[key];
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new ConfigError(`${where}.${key} must be a number, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function posInt(c: Json, key: string, where: string, fallback: number): number {
-  const v = num(c, key, where, fallback);
-  if (!Number.isInteger(v) || v <= 0) throw new ConfigError(`${where}.${key} must be a positive integer, got ${v}`);
-  return v;
-}
-
 /** Parses a SigLIP vision_config (model_type siglip_vision_model, idefics3_vision, or none). */
 export function parseSiglipVision(raw: unknown, where = 'vision_config'): SiglipVisionConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${where} must be an object`);
@@ -88,28 +75,29 @@ export function parseSiglipVision(raw: unknown, where = 'vision_config'): Siglip
   if (typeof act !== 'string' || !(ACTS as readonly string[]).includes(act)) {
     throw new ConfigError(`${where}.hidden_act ${JSON.stringify(act)} is not supported (${ACTS.join(', ')})`);
   }
-  const hiddenSize = posInt(c, 'hidden_size', where, d.hiddenSize);
-  const numHeads = posInt(c, 'num_attention_heads', where, d.numHeads);
+  const L = CONFIG_LIMITS;
+  const hiddenSize = posInt(c, 'hidden_size', where, d.hiddenSize, L.hidden);
+  const numHeads = posInt(c, 'num_attention_heads', where, d.numHeads, L.heads);
   if (hiddenSize % numHeads !== 0) {
     throw new ConfigError(`${where}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
   }
-  const imageSize = posInt(c, 'image_size', where, d.imageSize);
-  const patchSize = posInt(c, 'patch_size', where, d.patchSize);
+  const imageSize = posInt(c, 'image_size', where, d.imageSize, L.imageSize);
+  const patchSize = posInt(c, 'patch_size', where, d.patchSize, L.imageSize);
   if (patchSize > imageSize) throw new ConfigError(`${where}: patch_size ${patchSize} is larger than image_size ${imageSize}`);
-  const layerNormEps = num(c, 'layer_norm_eps', where, d.layerNormEps);
-  if (layerNormEps < 0) throw new ConfigError(`${where}.layer_norm_eps must be ≥ 0, got ${layerNormEps}`);
-  return {
+  const out: SiglipVisionConfig = {
     modelType: type,
     hiddenSize,
-    intermediateSize: posInt(c, 'intermediate_size', where, d.intermediateSize),
-    numLayers: posInt(c, 'num_hidden_layers', where, d.numLayers),
+    intermediateSize: posInt(c, 'intermediate_size', where, d.intermediateSize, L.intermediate),
+    numLayers: posInt(c, 'num_hidden_layers', where, d.numLayers, L.layers),
     numHeads,
     imageSize,
     patchSize,
-    numChannels: posInt(c, 'num_channels', where, d.numChannels),
-    layerNormEps,
+    numChannels: posInt(c, 'num_channels', where, d.numChannels, L.channels),
+    layerNormEps: epsilon(c, 'layer_norm_eps', where, d.layerNormEps),
     hiddenAct: act as SiglipHiddenAct,
   };
+  checkVisionSizes(out, where, Math.floor(imageSize / patchSize));
+  return out;
 }
 
 /** Patches per side: the 'valid' stride-p convolution drops a remainder (384 / 14 → 27). */

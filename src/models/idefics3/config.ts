@@ -5,7 +5,7 @@
  * apply Python transformers' Idefics3Config defaults and refuse what we cannot run, naming the
  * field.
  */
-import { ConfigError, object, parseDecoderConfig, posInt, type DecoderConfig, type Json } from '../config';
+import { bool, ConfigError, object, parseDecoderConfig, posInt, tokenId, type DecoderConfig, type Json } from '../config';
 import { parseSiglipVision, siglipGridSize, type SiglipVisionConfig } from '../siglip';
 
 export interface Idefics3Config {
@@ -40,15 +40,13 @@ export function parseIdefics3Config(raw: unknown): Idefics3Config {
   const parsedText = parseDecoderConfig(textRaw, 'config.text_config');
   if (parsedText.modelType !== 'llama') throw new ConfigError(`config.text_config.model_type "${parsedText.modelType}" is not supported for idefics3 (llama)`);
   // Idefics3ForConditionalGeneration ties lm_head by the top-level flag (SmolVLM: false).
-  const topTie = c['tie_word_embeddings'];
-  const text: DecoderConfig = { ...parsedText, tieWordEmbeddings: typeof topTie === 'boolean' ? topTie : parsedText.tieWordEmbeddings };
+  const text: DecoderConfig = { ...parsedText, tieWordEmbeddings: bool(c, 'tie_word_embeddings', 'config', parsedText.tieWordEmbeddings) };
   const scaleFactor = posInt(c, 'scale_factor', 'config', DEFAULT_SCALE_FACTOR);
   const side = siglipGridSize(vision);
   if (side * vision.patchSize !== vision.imageSize) {
     throw new ConfigError(`config.vision_config: image_size ${vision.imageSize} is not a multiple of patch_size ${vision.patchSize}`);
   }
   if (side % scaleFactor !== 0) throw new ConfigError(`config.scale_factor ${scaleFactor} does not divide the ${side} patches per side (pixel_shuffle needs it)`);
-  const imageTokenId = posInt(c, 'image_token_id', 'config', DEFAULT_IMAGE_TOKEN_ID);
-  if (imageTokenId >= text.vocabSize) throw new ConfigError(`config.image_token_id ${imageTokenId} is outside the ${text.vocabSize}-token vocabulary`);
+  const imageTokenId = tokenId(c, 'image_token_id', 'config', DEFAULT_IMAGE_TOKEN_ID, text.vocabSize);
   return { modelType: 'idefics3', text, vision, scaleFactor, imageTokenId, imageSeqLen: (side * side) / (scaleFactor * scaleFactor), raw: c };
 }

@@ -26,8 +26,16 @@ function onevisionDefaultPinpoints(): Pinpoint[] {
   return out;
 }
 
+/**
+ * Tiles one pinpoint may hold, and pinpoints a config may list: real checkpoints reach 6×6 = 36
+ * tiles (OneVision) and 36 pinpoints; every tile is a tower run and its tokens go in the prompt.
+ */
+export const MAX_PINPOINT_TILES = 64;
+export const MAX_PINPOINTS = 256;
+
 function parsePinpoints(value: unknown, tileSize: number): Pinpoint[] {
   if (!Array.isArray(value) || value.length === 0) throw new ConfigError(`config.image_grid_pinpoints must be a non-empty list of [height, width] pairs`);
+  if (value.length > MAX_PINPOINTS) throw new ConfigError(`config.json image_grid_pinpoints lists ${value.length} resolutions, over the maximum ${MAX_PINPOINTS}`);
   return value.map((pp, i) => {
     if (!Array.isArray(pp) || pp.length !== 2 || !pp.every((v) => Number.isInteger(v) && v > 0)) {
       throw new ConfigError(`config.image_grid_pinpoints[${i}] must be [height, width] in pixels, got ${JSON.stringify(pp)}`);
@@ -37,6 +45,10 @@ function parsePinpoints(value: unknown, tileSize: number): Pinpoint[] {
     // that is not a whole number of tiles has no grid (every real checkpoint's pinpoints are).
     if (h % tileSize !== 0 || w % tileSize !== 0) {
       throw new ConfigError(`config.image_grid_pinpoints[${i}] ${h}×${w} is not a multiple of the vision tower's image_size ${tileSize}`);
+    }
+    const tiles = (h / tileSize) * (w / tileSize);
+    if (tiles > MAX_PINPOINT_TILES) {
+      throw new ConfigError(`config.json image_grid_pinpoints[${i}] ${h}×${w} is ${tiles} tiles of ${tileSize}², over the maximum ${MAX_PINPOINT_TILES} (each tile is a tower run; real checkpoints reach 36)`);
     }
     return [h, w] as const;
   });
@@ -63,10 +75,14 @@ export function parseAnyresConfig(raw: unknown, family: AnyresFamily): AnyresCon
   if (family === 'llava_onevision') {
     const value = c['vision_aspect_ratio'] ?? 'anyres_max_9';
     if (typeof value !== 'string') throw new ConfigError(`config.vision_aspect_ratio must be a string like "anyres_max_9", got ${JSON.stringify(value)}`);
+    let maxTiles: number;
     try {
-      parseAnyresMax(value);
+      maxTiles = parseAnyresMax(value);
     } catch (e) {
       throw new ConfigError(`config.vision_aspect_ratio: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (maxTiles < 1 || maxTiles > MAX_PINPOINT_TILES) {
+      throw new ConfigError(`config.json vision_aspect_ratio ${JSON.stringify(value)}: N must be in [1, ${MAX_PINPOINT_TILES}] tiles`);
     }
     visionAspectRatio = value;
   }

@@ -4,7 +4,7 @@
  * Llama-family decoder (Llama/Vicuna, Mistral, Qwen2). We read what the forward pass needs,
  * apply transformers' defaults and refuse what we cannot run, naming the field.
  */
-import { ConfigError, num, object, parseClipVision, parseDecoderConfig, type ClipVisionConfig, type DecoderConfig, type Json } from '../config';
+import { bool, ConfigError, num, object, parseClipVision, parseDecoderConfig, tokenId, type ClipVisionConfig, type DecoderConfig, type Json } from '../config';
 import { parseSiglipVision, type SiglipVisionConfig } from '../siglip';
 
 export type LlavaVision = ({ kind: 'clip' } & ClipVisionConfig) | ({ kind: 'siglip' } & SiglipVisionConfig);
@@ -65,7 +65,9 @@ export function parseLlavaConfig(raw: unknown, modelTypes: readonly string[] = [
   if (act !== 'gelu' && act !== 'gelu_pytorch_tanh' && act !== 'quick_gelu' && act !== 'silu') {
     throw new ConfigError(`config.projector_hidden_act "${String(act)}" is not supported`);
   }
-  const imageTokenIndex = num(c, 'image_token_index', 'config', num(c, 'image_token_id', 'config', 32000));
+  const imageTokenIndex = c['image_token_index'] !== undefined && c['image_token_index'] !== null ? tokenId(c, 'image_token_index', 'config', 0, text.vocabSize) : tokenId(c, 'image_token_id', 'config', 32000, text.vocabSize);
+  // LLaVA ties its head by text_config's flag; a top-level one must still be a real boolean.
+  bool(c, 'tie_word_embeddings', 'config', false);
   // Floor: SigLIP's 'valid' patch convolution drops a remainder (384 / 14 → 27 per side).
   const patches = Math.floor(vision.imageSize / vision.patchSize) ** 2;
   const rows = vision.kind === 'clip' ? patches + 1 : patches;
