@@ -10,7 +10,7 @@ import type { ModelInfo, VisionLanguageModel, VisualGrid } from '../models/famil
 import type { DecoderHooks } from '../models/hooks';
 import { ops } from '../models/ops';
 import { FAMILIES, familyFor } from '../models/registry';
-import { placeImages, weightMemory } from '../models/vlm';
+import { checkTensorShapes, placeImages, weightMemory } from '../models/vlm';
 import { openCheckpoint } from '../load/checkpoint';
 import { loadPreprocessor, truncateAtStop, type ImageInput, type Preprocessor } from '../preprocess';
 import { architectureFlops, referenceFlops } from '../prune/flops';
@@ -157,6 +157,7 @@ export class Engine {
     const checkpoint = await openCheckpoint(source, options);
     const plan = family.weightPlan(config, checkpoint.tensors.keys());
     checkpoint.require(plan.keys());
+    checkTensorShapes(checkpoint.tensors, { dtypes: plan, shapes: family.expectedShapes(config, checkpoint.tensors.keys()) }, source.description);
     const { bytes, largest } = weightMemory(checkpoint, plan);
     let downloadBytes = 0;
     for (const name of plan.keys()) {

@@ -2,7 +2,7 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import type { ClipVisionConfig } from './config';
 import { ops } from './ops';
-import { encoderLayerDtypes, encoderLayerNames, runEncoderLayers, weightBias, type EncoderLayerNames, type EncoderLayerWeights, type Linear, type WeightBiasNames } from './vit-encoder';
+import { encoderLayerDtypes, encoderLayerNames, encoderLayerShapes, runEncoderLayers, weightBias, type EncoderLayerNames, type EncoderLayerWeights, type Linear, type WeightBiasNames } from './vit-encoder';
 
 export type { Linear } from './vit-encoder';
 export type ClipLayerWeights = EncoderLayerWeights;
@@ -111,4 +111,15 @@ export function clipTensorDtypes(n: ClipWeightNames, into = new Map<string, 'f16
   into.set(n.preNorm.weight, 'f32');
   into.set(n.preNorm.bias, 'f32');
   return encoderLayerDtypes(n.layers, into);
+}
+
+/** The shape each tower tensor must have: the patch convolution [d, C, p, p], positions [patches + 1, d] (CLS first). */
+export function clipTensorShapes(n: ClipWeightNames, c: ClipVisionConfig, into = new Map<string, readonly number[]>()): Map<string, readonly number[]> {
+  const d = c.hiddenSize;
+  into.set(n.classEmbedding, [d]);
+  into.set(n.patchEmbedding, [d, c.numChannels, c.patchSize, c.patchSize]);
+  into.set(n.positionEmbedding, [(c.imageSize / c.patchSize) ** 2 + 1, d]);
+  into.set(n.preNorm.weight, [d]);
+  into.set(n.preNorm.bias, [d]);
+  return encoderLayerShapes(n.layers, d, c.intermediateSize, into);
 }

@@ -159,6 +159,9 @@ export interface VisionLanguageModel {
   dispose(): void;
 }
 
+/** Tensor name → the shape config.json implies for it (HF layout: Linear [out, in], Conv2d [out, C, p, p]). */
+export type ExpectedShapes = Map<string, readonly number[]>;
+
 /** One model family: recognises its config.json and loads checkpoints of it. */
 export interface ModelFamily {
   /** Registry name (the config.json model_type it answers to, e.g. "llava_next"). */
@@ -172,6 +175,11 @@ export interface ModelFamily {
    * the checkpoint's tensor names alone (no weights): the memory estimate before a download.
    */
   weightPlan(config: Json, tensorNames: Iterable<string>): Map<string, 'f16' | 'f32'>;
+  /**
+   * The shape config.json implies for every tensor of the weight plan (same keys): checked
+   * against the safetensors headers at load, before a weight byte is read.
+   */
+  expectedShapes(config: Json, tensorNames: Iterable<string>): ExpectedShapes;
   /** Reads the checkpoint's headers, checks names and sizes, uploads the weights (progress, abort). */
   load(ctx: GpuContext, source: ModelSource, config: Json, options: LoadOptions): Promise<VisionLanguageModel>;
 }

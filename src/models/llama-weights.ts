@@ -63,3 +63,30 @@ export function decoderTensorDtypes(n: DecoderWeightNames, into = new Map<string
   }
   return into;
 }
+
+/** The shape each decoder tensor must have (HF Linear weights are [out, in]); the embedding and head have vocab_size rows. */
+export function decoderTensorShapes(n: DecoderWeightNames, c: DecoderConfig, into = new Map<string, readonly number[]>()): Map<string, readonly number[]> {
+  const d = c.hiddenSize;
+  const q = c.numHeads * c.headDim;
+  const kv = c.numKvHeads * c.headDim;
+  into.set(n.embed, [c.vocabSize, d]);
+  into.set(n.norm, [d]);
+  if (n.lmHead) into.set(n.lmHead, [c.vocabSize, d]);
+  for (const l of n.layers) {
+    into.set(l.inputNorm, [d]);
+    into.set(l.q, [q, d]);
+    into.set(l.k, [kv, d]);
+    into.set(l.v, [kv, d]);
+    if (l.qkvBias) {
+      into.set(l.qkvBias.q, [q]);
+      into.set(l.qkvBias.k, [kv]);
+      into.set(l.qkvBias.v, [kv]);
+    }
+    into.set(l.o, [d, q]);
+    into.set(l.postNorm, [d]);
+    into.set(l.gate, [c.intermediateSize, d]);
+    into.set(l.up, [c.intermediateSize, d]);
+    into.set(l.down, [d, c.intermediateSize]);
+  }
+  return into;
+}

@@ -18,7 +18,7 @@ import type { LoadProgressTracker } from '../load/progress';
 import { im2col, type Linear } from './clip';
 import { checkVisionSizes, CONFIG_LIMITS, ConfigError, epsilon, posInt, type VisionTowerConfig } from './config';
 import { ops } from './ops';
-import { encoderLayerDtypes, encoderLayerNames, runEncoderLayers, type EncoderLayerNames, type EncoderLayerWeights, type WeightBiasNames } from './vit-encoder';
+import { encoderLayerDtypes, encoderLayerNames, encoderLayerShapes, runEncoderLayers, type EncoderLayerNames, type EncoderLayerWeights, type WeightBiasNames } from './vit-encoder';
 
 type Json = Record<string, unknown>;
 
@@ -179,6 +179,16 @@ export function siglipTensorDtypes(n: SiglipWeightNames, o: SiglipOptions): Map<
   ]);
   if (o.postLayernorm) for (const name of [n.postLayernorm.weight, n.postLayernorm.bias]) m.set(name, 'f32');
   return encoderLayerDtypes(n.layers, m);
+}
+
+/** The shape each tower tensor must have: the patch convolution [d, C, p, p] with bias [d], positions [patches, d]. */
+export function siglipTensorShapes(n: SiglipWeightNames, c: SiglipVisionConfig, o: SiglipOptions, into = new Map<string, readonly number[]>()): Map<string, readonly number[]> {
+  const d = c.hiddenSize;
+  into.set(n.patchEmbedding.weight, [d, c.numChannels, c.patchSize, c.patchSize]);
+  into.set(n.patchEmbedding.bias, [d]);
+  into.set(n.positionEmbedding, [siglipPatches(c), d]);
+  if (o.postLayernorm) for (const name of [n.postLayernorm.weight, n.postLayernorm.bias]) into.set(name, [d]);
+  return encoderLayerShapes(n.layers, d, c.intermediateSize, into);
 }
 
 export type SiglipLayerWeights = EncoderLayerWeights;

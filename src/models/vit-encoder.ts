@@ -70,6 +70,26 @@ export function encoderLayerDtypes(layers: readonly EncoderLayerNames[], into: M
   return into;
 }
 
+/** The shape each layer tensor must have: q/k/v/out [d, d], fc1 [inter, d], fc2 [d, inter], norms and biases 1-D. */
+export function encoderLayerShapes(layers: readonly EncoderLayerNames[], hidden: number, intermediate: number, into: Map<string, readonly number[]>): Map<string, readonly number[]> {
+  const d = hidden;
+  for (const l of layers) {
+    for (const p of [l.norm1, l.norm2]) {
+      into.set(p.weight, [d]);
+      into.set(p.bias, [d]);
+    }
+    for (const p of [l.q, l.k, l.v, l.out]) {
+      into.set(p.weight, [d, d]);
+      into.set(p.bias, [d]);
+    }
+    into.set(l.fc1.weight, [intermediate, d]);
+    into.set(l.fc1.bias, [intermediate]);
+    into.set(l.fc2.weight, [d, intermediate]);
+    into.set(l.fc2.bias, [d]);
+  }
+  return into;
+}
+
 /** Uploads one layer's tensors through any getter (the shared WeightUploader, or a test's). */
 export async function loadEncoderLayer(l: EncoderLayerNames, linear: (p: WeightBiasNames) => Promise<Linear>): Promise<EncoderLayerWeights> {
   return {

@@ -13,6 +13,7 @@ import type { ImageInput, Preprocessor } from '../preprocess';
 import type { DecoderConfig, VisionTowerConfig } from './config';
 import {
   ModelLoadError,
+  type ExpectedShapes,
   type FlopsShape,
   type ImagePlacement,
   type LoadOptions,
@@ -27,6 +28,53 @@ import type { DecoderWeightNames } from './llama-weights';
 
 export type GpuDtypes = Map<string, 'f16' | 'f32'>;
 
+/** What a family plans to upload: each tensor's GPU dtype and the shape config.json implies for it (same keys). */
+export interface WeightPlan {
+  dtypes: GpuDtypes;
+  shapes: ExpectedShapes;
+}
+
+const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
+
+/**
+ * Refuses a checkpoint whose headers disagree with the plan: a transposed, flattened or
+ * mis-sized tensor, or one whose config.json widths (hidden, heads, vocab) are not the weights'.
+ * Pure: `tensors` are the safetensors header entries. Names the tensor, its shape and the
+ * expected one (the first mismatch, and how many more there are).
+ */
+export function checkTensorShapes(tensors: ReadonlyMap<string, { shape: readonly number[] }>, plan: WeightPlan, where: string): void {
+  const bad: string[] = [];
+  for (const name of plan.dtypes.keys()) {
+    const expected = plan.shapes.get(name);
+    if (!expected) throw new Error(`${where}: no expected shape planned for tensor ${name}`);
+    const t = tensors.get(name);
+    if (!t) continue; // Checkpoint.require names missing tensors
+    if (t.shape.length !== expected.length || t.shape.some((x, i) => x !== expected[i])) {
+      bad.push(`tensor ${name} has shape ${shapeText(t.shape)}, config.json implies ${shapeText(expected)}`);
+    }
+  }
+  if (bad.length > 0) {
+    throw new ModelLoadError(`${where}: ${bad[0]}${bad.length > 1 ? ` (and ${bad.length - 1} more tensor(s) of the wrong shape)` : ''}`);
+  }
+}
+
+/**
+ * Refuses a decoder this adapter cannot hold before any weight is read: the RoPE table is one
+ * f32 storage buffer of max_position_embeddings × head_dim values (config parsing caps the
+ * positions at 1<<20; the adapter decides the rest).
+ */
+export function checkDecoderFits(limits: { maxStorageBufferBindingSize: number; maxBufferSize: number }, text: DecoderConfig, where: string): void {
+  const ropeBytes = text.maxPositions * text.headDim * 4;
+  const limit = Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  if (ropeBytes > limit) {
+    throw new ModelLoadError(
+      `${where}: config.json text_config.max_position_embeddings ${text.maxPositions} needs a ${MB(ropeBytes)} RoPE table (positions × head_dim ${text.headDim} × 4 bytes), over this adapter's largest storage binding (${MB(limit)}); at most ${Math.floor(limit / (text.headDim * 4))} positions fit`,
+    );
+  }
+}
+
 /** GPU bytes the weights will take, and the largest single tensor (checked against maxBufferSize). */
 export function weightMemory(checkpoint: Checkpoint, dtypes: GpuDtypes): { bytes: number; largest: { name: string; bytes: number } } {
   let bytes = 0;
@@ -38,8 +86,6 @@ export function weightMemory(checkpoint: Checkpoint, dtypes: GpuDtypes): { bytes
   }
   return { bytes, largest };
 }
-
-const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 
 /**
  * Reads a checkpoint's tensors onto the GPU as the dtype map says, with one progress stream.
@@ -66,13 +112,16 @@ export class WeightUploader {
   }
 
   /**
-   * Opens the checkpoint (headers only), checks every needed tensor is there and that the
-   * largest fits one GPU buffer, before a single weight byte is downloaded.
+   * Opens the checkpoint (headers only), checks every needed tensor is there with the shape
+   * config.json implies, and that the largest fits one GPU buffer, before a single weight byte
+   * is downloaded.
    */
-  static async open(ctx: GpuContext, source: ModelSource, dtypesFor: (tensorNames: Iterable<string>) => GpuDtypes, options: LoadOptions): Promise<WeightUploader> {
+  static async open(ctx: GpuContext, source: ModelSource, planFor: (tensorNames: Iterable<string>) => WeightPlan, options: LoadOptions): Promise<WeightUploader> {
     const checkpoint = await openCheckpoint(source, options);
-    const dtypes = dtypesFor(checkpoint.tensors.keys());
+    const plan = planFor(checkpoint.tensors.keys());
+    const dtypes = plan.dtypes;
     checkpoint.require(dtypes.keys());
+    checkTensorShapes(checkpoint.tensors, plan, source.description);
     const { bytes, largest } = weightMemory(checkpoint, dtypes);
     const limit = ctx.adapter.limits.maxBufferSize;
     if (largest.bytes > limit) {

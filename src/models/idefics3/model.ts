@@ -16,13 +16,13 @@ import { ModelLoadError, type FlopsShape, type LoadOptions, type ModelInfo, type
 import { ops } from '../ops';
 import { siglipGridSize, siglipPatches, SiglipVisionTower } from '../siglip';
 import { loadEncoderLayer } from '../vit-encoder';
-import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
+import { checkDecoderFits, decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
 import type { Idefics3Config } from './config';
 import { pixelShuffleRowPlan } from './connector-ref';
 import { checkImageProcessorConfig } from '../../preprocess/image-config';
 import { idefics3Grid, preprocessIdefics3, type Idefics3PreprocessorConfig } from './image-processor';
 import { expandIdefics3Image, IDEFICS3_TOKENS } from './prompt';
-import { idefics3TensorDtypes, idefics3WeightNames, isIdefics3Layout, type Idefics3WeightNames } from './weights';
+import { idefics3TensorDtypes, idefics3TensorShapes, idefics3WeightNames, isIdefics3Layout, type Idefics3WeightNames } from './weights';
 
 /** The tile grid of a prepared image (0×0: unsplit, the global image only). */
 export interface Idefics3ImageLayout {
@@ -192,12 +192,13 @@ export class Idefics3Model extends VlmBase {
   static async load(ctx: GpuContext, source: ModelSource, config: Idefics3Config, options: LoadOptions): Promise<Idefics3Model> {
     const imageConfig = await readImageConfig(source, config, options.signal);
     const names: Idefics3WeightNames = idefics3WeightNames(config);
+    checkDecoderFits({ maxStorageBufferBindingSize: ctx.maxBindingBytes, maxBufferSize: ctx.device.limits.maxBufferSize }, config.text, source.description);
     const uploader = await WeightUploader.open(
       ctx,
       source,
       (tensors) => {
         if (!isIdefics3Layout(tensors)) throw new ModelLoadError(`${source.description}: no Idefics3 weights found (expected names starting with "model.text_model.")`);
-        return idefics3TensorDtypes(names);
+        return { dtypes: idefics3TensorDtypes(names), shapes: idefics3TensorShapes(names, config) };
       },
       options,
     );
@@ -219,11 +220,7 @@ export class Idefics3Model extends VlmBase {
         },
         { postLayernorm: true },
       );
-      const inWidth = v.hiddenSize * config.scaleFactor ** 2;
-      const projectionShape = uploader.checkpoint.info(names.connector).shape;
-      if (projectionShape.length !== 2 || projectionShape[0] !== config.text.hiddenSize || projectionShape[1] !== inWidth) {
-        throw new ModelLoadError(`${source.description}: ${names.connector} has shape [${projectionShape.join(', ')}], the config implies [${config.text.hiddenSize}, ${inWidth}]`);
-      }
+      // Its shape [text hidden, d·s²] was checked with every other tensor's in WeightUploader.open.
       const projection = await w.get(names.connector);
       const patches = siglipPatches(v);
       const shufflePlan = ctx.upload(pixelShuffleRowPlan(patches, v.hiddenSize, config.scaleFactor), [patches], 'u32', 'pixelShufflePlan');

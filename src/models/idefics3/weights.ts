@@ -10,8 +10,8 @@
  * so unlike LLaVA there is no older layout to detect. A checkpoint without
  * model.text_model.* names is refused with that message.
  */
-import { decoderTensorDtypes, decoderWeightNames, type DecoderWeightNames } from '../llama-weights';
-import { siglipTensorDtypes, siglipWeightNames, type SiglipWeightNames } from '../siglip';
+import { decoderTensorDtypes, decoderTensorShapes, decoderWeightNames, type DecoderWeightNames } from '../llama-weights';
+import { siglipTensorDtypes, siglipTensorShapes, siglipWeightNames, type SiglipWeightNames } from '../siglip';
 import type { Idefics3Config } from './config';
 
 export interface Idefics3WeightNames {
@@ -45,5 +45,13 @@ export function idefics3TensorDtypes(n: Idefics3WeightNames): Map<string, 'f16' 
   const m = decoderTensorDtypes(n.text);
   for (const [k, v] of siglipTensorDtypes(n.vision, { postLayernorm: true })) m.set(k, v);
   m.set(n.connector, 'f16');
+  return m;
+}
+
+/** The shape config.json implies for every planned tensor; the connector is [text hidden, vision hidden · scale_factor²]. */
+export function idefics3TensorShapes(n: Idefics3WeightNames, config: Idefics3Config): Map<string, readonly number[]> {
+  const m = decoderTensorShapes(n.text, config.text);
+  siglipTensorShapes(n.vision, config.vision, { postLayernorm: true }, m);
+  m.set(n.connector, [config.text.hiddenSize, config.vision.hiddenSize * config.scaleFactor ** 2]);
   return m;
 }

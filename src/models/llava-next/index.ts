@@ -4,22 +4,23 @@
  */
 import type { Json } from '../config';
 import type { ModelFamily } from '../family';
-import { llavaNamesFor } from '../llava/model';
-import { llavaTensorDtypes } from '../llava/weights';
+import { llavaNamesFor, llavaWeightPlan } from '../llava/model';
 import type { AnyresFamily } from './anyres';
 import { parseAnyresConfig } from './config';
 import { loadAnyresModel } from './model';
 
-/** LLaVA's tensors plus the newline row, as the GPU will hold them (the memory check before a download). */
-function weightPlan(family: AnyresFamily) {
-  return (config: Json, tensors: Iterable<string>) => llavaTensorDtypes(llavaNamesFor(parseAnyresConfig(config, family).llava, tensors, { imageNewline: true }));
+/** LLaVA's tensors plus the newline row, as the GPU will hold them (the memory check before a download) and their shapes. */
+function plan(family: AnyresFamily, config: Json, tensors: Iterable<string>) {
+  const llava = parseAnyresConfig(config, family).llava;
+  return llavaWeightPlan(llava, llavaNamesFor(llava, tensors, { imageNewline: true }));
 }
 
 export const llavaNextFamily: ModelFamily = {
   name: 'llava_next',
   examples: ['llava-hf/llava-v1.6-mistral-7b-hf', 'llava-hf/llava-v1.6-vicuna-7b-hf'],
   accepts: (config) => config['model_type'] === 'llava_next',
-  weightPlan: weightPlan('llava_next'),
+  weightPlan: (config, tensors) => plan('llava_next', config, tensors).dtypes,
+  expectedShapes: (config, tensors) => plan('llava_next', config, tensors).shapes,
   load: (ctx, source, config, options) => loadAnyresModel(ctx, source, config, options, 'llava_next'),
 };
 
@@ -27,6 +28,7 @@ export const llavaOnevisionFamily: ModelFamily = {
   name: 'llava_onevision',
   examples: ['llava-hf/llava-onevision-qwen2-0.5b-ov-hf'],
   accepts: (config) => config['model_type'] === 'llava_onevision',
-  weightPlan: weightPlan('llava_onevision'),
+  weightPlan: (config, tensors) => plan('llava_onevision', config, tensors).dtypes,
+  expectedShapes: (config, tensors) => plan('llava_onevision', config, tensors).shapes,
   load: (ctx, source, config, options) => loadAnyresModel(ctx, source, config, options, 'llava_onevision'),
 };

@@ -13,9 +13,9 @@ import { loadEncoderLayer, type EncoderLayerNames } from '../vit-encoder';
 import { ModelLoadError, type FlopsShape, type ImageRegion, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
 import { SiglipVisionTower } from '../siglip';
-import { decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
+import { checkDecoderFits, decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts, type WeightPlan } from '../vlm';
 import { visionLayersRun, type LlavaConfig } from './config';
-import { detectLlavaLayout, llavaTensorDtypes, llavaWeightNames, type LlavaWeightNames } from './weights';
+import { detectLlavaLayout, llavaTensorDtypes, llavaTensorShapes, llavaWeightNames, type LlavaWeightNames } from './weights';
 
 type Tower = ClipVisionTower | SiglipVisionTower;
 
@@ -34,15 +34,21 @@ export function llavaNamesFor(config: LlavaConfig, tensors: Iterable<string>, o:
   return llavaWeightNames(config, layout, o);
 }
 
+/** The tensors of a LLaVA checkpoint with their GPU dtypes and the shapes config.json implies. */
+export function llavaWeightPlan(config: LlavaConfig, names: LlavaWeightNames): WeightPlan {
+  return { dtypes: llavaTensorDtypes(names), shapes: llavaTensorShapes(names, config) };
+}
+
 /** Uploads a LLaVA checkpoint's tower, projector, decoder (and newline row when asked). */
 export async function loadLlavaParts(ctx: GpuContext, source: ModelSource, config: LlavaConfig, options: LoadOptions, o: { imageNewline?: boolean } = {}): Promise<LlavaParts & { names: LlavaWeightNames }> {
+  checkDecoderFits({ maxStorageBufferBindingSize: ctx.maxBindingBytes, maxBufferSize: ctx.device.limits.maxBufferSize }, config.text, source.description);
   let names: LlavaWeightNames | null = null;
   const uploader = await WeightUploader.open(
     ctx,
     source,
     (tensors) => {
       names = llavaNamesFor(config, tensors, o, source.description);
-      return llavaTensorDtypes(names);
+      return llavaWeightPlan(config, names);
     },
     options,
   );

@@ -7,9 +7,9 @@
  * The layout is detected from the names present, never from the file name. LLaVA-NeXT and
  * OneVision add `image_newline` (hub) / `model.image_newline` (new).
  */
-import { clipTensorDtypes, clipWeightNames, type ClipWeightNames, type WeightBiasNames } from '../clip';
-import { decoderTensorDtypes, decoderWeightNames, type DecoderWeightNames } from '../llama-weights';
-import { siglipTensorDtypes, siglipWeightNames, type SiglipWeightNames } from '../siglip';
+import { clipTensorDtypes, clipTensorShapes, clipWeightNames, type ClipWeightNames, type WeightBiasNames } from '../clip';
+import { decoderTensorDtypes, decoderTensorShapes, decoderWeightNames, type DecoderWeightNames } from '../llama-weights';
+import { siglipTensorDtypes, siglipTensorShapes, siglipWeightNames, type SiglipWeightNames } from '../siglip';
 import { visionLayersRun, type LlavaConfig } from './config';
 
 export type LlavaLayout = 'hub' | 'new';
@@ -60,5 +60,25 @@ export function llavaTensorDtypes(n: LlavaWeightNames): Map<string, 'f16' | 'f32
     m.set(p.bias, 'f32');
   }
   if (n.imageNewline) m.set(n.imageNewline, 'f32');
+  return m;
+}
+
+/**
+ * The shape config.json implies for every tensor llavaTensorDtypes plans: the decoder's, the
+ * tower's, the projector's (linear_1 [text hidden, vision hidden], linear_2 [text hidden,
+ * text hidden]) and the newline row [text hidden].
+ */
+export function llavaTensorShapes(n: LlavaWeightNames, config: LlavaConfig): Map<string, readonly number[]> {
+  const m = decoderTensorShapes(n.text, config.text);
+  const v = config.vision;
+  if (n.vision.kind === 'clip' && v.kind === 'clip') clipTensorShapes(n.vision.names, v, m);
+  else if (n.vision.kind === 'siglip' && v.kind === 'siglip') siglipTensorShapes(n.vision.names, v, { postLayernorm: false }, m);
+  else throw new Error('llava: vision config and weight names disagree');
+  const t = config.text.hiddenSize;
+  m.set(n.projector.linear1.weight, [t, v.hiddenSize]);
+  m.set(n.projector.linear1.bias, [t]);
+  m.set(n.projector.linear2.weight, [t, t]);
+  m.set(n.projector.linear2.bias, [t]);
+  if (n.imageNewline) m.set(n.imageNewline, [t]);
   return m;
 }
