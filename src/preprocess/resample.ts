@@ -17,6 +17,13 @@
  * runs first and is rounded to 8 bits before the vertical pass.
  */
 
+/**
+ * Largest output (pixels) a resize or crop may make: 8192², as the largest input image
+ * accepted (src/preprocess/image-config.ts MAX_INPUT_PIXELS). A hostile size would otherwise
+ * allocate gigabytes to terabytes here.
+ */
+export const MAX_RESIZE_PIXELS = 8192 * 8192;
+
 /** PIL's resample codes, as in preprocessor_config.json "resample". */
 export const PIL_NEAREST = 0;
 export const PIL_LANCZOS = 1;
@@ -126,6 +133,7 @@ export function resizePil(
   for (const [name, v] of [['width', width], ['height', height], ['output width', outWidth], ['output height', outHeight]] as const) {
     if (!Number.isInteger(v) || v <= 0) throw new Error(`resizePil: ${name} must be a positive integer, got ${v}`);
   }
+  if (outWidth * outHeight > MAX_RESIZE_PIXELS) throw new RangeError(`resizePil: a ${outWidth}×${outHeight} output is over ${MAX_RESIZE_PIXELS} pixels`);
   if (data.length !== width * height * channels) throw new Error(`resizePil: ${data.length} values for ${width}×${height}×${channels}`);
   if (resample === PIL_NEAREST) return resizeNearest(data, width, height, channels, outWidth, outHeight);
   const filter = FILTERS[resample];
@@ -189,6 +197,10 @@ function resizeNearest(data: ArrayLike<number>, width: number, height: number, c
  * offsets, so no resampling); where the crop reaches outside a smaller image it is zero.
  */
 export function centerCropPixels(data: ArrayLike<number>, width: number, height: number, channels: number, cropWidth: number, cropHeight: number): Uint8ClampedArray {
+  for (const [name, v] of [['crop width', cropWidth], ['crop height', cropHeight]] as const) {
+    if (!Number.isInteger(v) || v <= 0) throw new RangeError(`centerCropPixels: ${name} must be a positive integer, got ${v}`);
+  }
+  if (cropWidth * cropHeight > MAX_RESIZE_PIXELS) throw new RangeError(`centerCropPixels: a ${cropWidth}×${cropHeight} crop is over ${MAX_RESIZE_PIXELS} pixels`);
   const top = Math.floor((height - cropHeight) / 2);
   const left = Math.floor((width - cropWidth) / 2);
   const out = new Uint8ClampedArray(cropWidth * cropHeight * channels);

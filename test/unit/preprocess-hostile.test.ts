@@ -252,3 +252,15 @@ describe('images that are not images', () => {
     await expect(pre.preprocessImage({ data: new Uint8Array(3), width: 9000, height: 9000, channels: 3 })).rejects.toThrow(/the image is 9000×9000 = 81000000 pixels; at most 67108864/);
   });
 });
+
+describe('the resampler refuses absurd outputs itself', () => {
+  it('resizePil and centerCropPixels: over 8192² pixels, negative or fractional crops', async () => {
+    const { resizePil, centerCropPixels, MAX_RESIZE_PIXELS } = await import('../../src/preprocess/resample');
+    const px = new Uint8ClampedArray(3 * 4);
+    expect(() => resizePil(px, 2, 2, 3, 1e6, 1e6)).toThrow(/resizePil: a 1000000×1000000 output is over 67108864 pixels/);
+    expect(() => centerCropPixels(px, 2, 2, 3, -1, -1)).toThrow(/crop width must be a positive integer, got -1/);
+    expect(() => centerCropPixels(px, 2, 2, 3, 112.5, 112.5)).toThrow(/crop width must be a positive integer, got 112\.5/);
+    expect(() => centerCropPixels(px, 2, 2, 3, 1e5, 1e5)).toThrow(/over 67108864 pixels/);
+    expect(MAX_RESIZE_PIXELS).toBe(8192 * 8192);
+  });
+});
