@@ -27,13 +27,16 @@ export class ImageConfigError extends Error {
 type Json = Record<string, unknown>;
 
 const show = (v: unknown): string => {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (typeof v === 'number') return String(v);
-  try {
-    return JSON.stringify(v) ?? String(v);
-  } catch {
-    return String(v);
+  let s: string;
+  if (typeof v === 'number') s = String(v);
+  else {
+    try {
+      s = JSON.stringify(v) ?? String(v);
+    } catch {
+      s = String(v);
+    }
   }
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
 };
 
 /**

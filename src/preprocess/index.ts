@@ -274,7 +274,8 @@ const errorText = (e: unknown): string => (e instanceof Error ? e.message : Stri
 /** Largest id in a tokenizer.json vocabulary and added_tokens; refuses ids that are not integers ≥ 0. */
 function tokenizerIdRange(json: Json, where: string): number {
   const fail = (field: string, value: unknown, why: string): never => {
-    throw new PreprocessError(`${where}: tokenizer.json ${field} is ${JSON.stringify(value) ?? String(value)}: ${why}`);
+    const shown = JSON.stringify(value) ?? String(value);
+    throw new PreprocessError(`${where}: tokenizer.json ${field} is ${shown.length > 120 ? `${shown.slice(0, 120)}…` : shown}: ${why}`);
   };
   const checkId = (field: string, id: unknown): number => {
     if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id >= 2 ** 31) fail(field, id, 'token ids must be integers from 0 to 2³¹ − 1');
