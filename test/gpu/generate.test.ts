@@ -78,4 +78,20 @@ describe('generation: stopping, sampling, abort, errors', () => {
     expect(r.usage.visualTokens).toBe(0);
     await expect(engine.generate({ prompt: 'USER: <image>\nHi ASSISTANT:', rawPrompt: true, maxNewTokens: 2 })).rejects.toThrow(/image placeholder but no image/);
   });
+
+  it('refuses a prompt with a token id past the embedding (tokenizer.json vs vocab_size) before the GPU, and stays usable', async () => {
+    const files = makeTinyLlava({ seed: 11 });
+    const json = (name: string) => JSON.parse(new TextDecoder().decode(files.get(name)!)) as Record<string, unknown>;
+    const vocabSize = (json('config.json')['text_config'] as { vocab_size: number }).vocab_size;
+    const tokenizer = json('tokenizer.json');
+    (tokenizer['added_tokens'] as unknown[]).push({ id: vocabSize, content: '<far>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    files.set('tokenizer.json', new TextEncoder().encode(JSON.stringify(tokenizer)));
+    await engine.load({ files });
+    await expect(engine.generate({ prompt: 'a <far> b', image, maxNewTokens: 2 })).rejects.toThrow(
+      new RegExp(`tokenizer\\.json gives the token id ${vocabSize} \\(at position \\d+ of the prompt\\), but the model's embedding has ${vocabSize} rows`),
+    );
+    const r = await engine.generate({ prompt: question, image, maxNewTokens: 2 });
+    expect(r.tokens.length).toBeGreaterThan(0);
+    engine.ctx.assertNoErrors();
+  });
 });
