@@ -135,7 +135,7 @@ describe('config.json sizes: upper bounds and ranges, naming the field', () => {
         const t0 = performance.now();
         expectRefused(edited(config, path, value), names, message, `${arch} ${path} = ${JSON.stringify(value)}`);
         // No billion weight names, no hang: refused before anything is built.
-        expect(performance.now() - t0, `${path} = ${value}`).toBeLessThan(200);
+        expect(performance.now() - t0, `${path} = ${value}`).toBeLessThan(1000);
       }
     });
 
