@@ -45,6 +45,22 @@ describe('calibration on the GPU (tiny-144, 3 samples)', () => {
     const r = await engine.generate({ prompt: samples[0]!.question, image: samples[0]!.image, maxNewTokens: 2, pruning: { kind: 'fitprune', recipe } });
     expect(r.pruning.deleted).toEqual(recipe.counts.map((k, l) => Math.min(k, 144 - recipe.counts.slice(0, l).reduce((a, b) => a + b, 0))));
     expect(r.pruning.flops.reference.ratio).toBeLessThanOrEqual(0.5 + 1e-9);
+
+    // Hostile edits of it are refused against the loaded model, naming the field (issue 25), and the engine still answers.
+    const info = engine.info().model!;
+    const edited = (patch: Record<string, unknown>) => JSON.stringify({ ...half.recipe, ...patch });
+    const { flops: _dropped, ...noFlops } = half.recipe;
+    void _dropped;
+    expect(() => parseRecipe(JSON.stringify(noFlops), info)).toThrow(/recipe "flops" must be an object \{ reference, architecture \}.*; got missing/);
+    expect(() => parseRecipe(edited({ alpha: 'x' }), info)).toThrow(/recipe "alpha" must be null or a number in \[0, 1\]/);
+    expect(() => parseRecipe(edited({ budget: 'half' }), info)).toThrow(/recipe "budget" must be null or a number in \(0, 1\)/);
+    expect(() => parseRecipe(edited({ counts: [500, 0, 0, 0] }), info)).toThrow(/recipe "counts\[0\]" must be an integer in \[0, 144\]/);
+    expect(() => parseRecipe(edited({ referenceVisualTokens: 1e300 }), info)).toThrow(/recipe "referenceVisualTokens" must be an integer in \[1, 1048576\]/);
+    expect(() => parseRecipe(edited({ flops: { ...half.recipe.flops, reference: { ...half.recipe.flops.reference, ratio: 0.57 } } }), info)).toThrow(
+      /recipe "flops.reference.ratio" is 0.57, but its counts give/,
+    );
+    const after = await engine.generate({ prompt: samples[0]!.question, image: samples[0]!.image, maxNewTokens: 2, pruning: { kind: 'fitprune', recipe } });
+    expect(after.tokens).toEqual(r.tokens);
   });
 
   it('aborts', async () => {

@@ -34,6 +34,14 @@ describe('pruned inference vs the pruned CPU reference (tiny-144: 144 visual tok
     expect(Array.from(text.firstLogits!)).toEqual(Array.from(textPlain.firstLogits!));
   });
 
+  it('a policy whose counts are not counts is refused with the field named, and the engine still answers', async () => {
+    await expect(s.run({ kind: 'fitprune', recipe: { counts: [1.5, 0, 0, 0], referenceVisualTokens: 144 } })).rejects.toThrow(/recipe "counts" must be a list of non-negative integers/);
+    await expect(s.run({ kind: 'random', recipe: { counts: [30, 50, 0, 20], referenceVisualTokens: 0 }, seed: 1 })).rejects.toThrow(/recipe "referenceVisualTokens" must be an integer in \[1, 1048576\]/);
+    await expect(s.run({ kind: 'fitprune', recipe: { counts: [30, 50, 0], referenceVisualTokens: 144 } })).rejects.toThrow(/the recipe has 3 per-layer counts; the model has 4 layers/);
+    const r = await s.run({ kind: 'fitprune', recipe: { counts, referenceVisualTokens: 144 } });
+    expect(r.pruning.deleted).toEqual(counts);
+  });
+
   it('deleting more than is left deletes every visual token and still answers', async () => {
     const r = await s.run({ kind: 'fitprune', recipe: { counts: [100, 100, 100, 100], referenceVisualTokens: 144 } });
     expect(r.pruning.keptPerLayer).toEqual([44, 0, 0, 0]);
