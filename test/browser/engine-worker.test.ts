@@ -66,6 +66,16 @@ describe('LLaVA through the engine worker (comlink) in Chromium', () => {
       const pruned = await engine.generate({ requestId: 'gen-3', prompt: 'How many objects are there?', image, maxNewTokens: 3, pruning: { kind: 'fitprune', recipe }, recordKeptIndices: true });
       expect(pruned.pruning.keptPerLayer.at(-1)).toBeLessThan(64);
       expect(pruned.pruning.keptIndices).toHaveLength(2);
+
+      // What the page's upload does: hostile recipes are refused by the worker naming the field
+      // (issue 25: no `flops`, or `alpha` a string, used to pass here and break the panel), and the engine still answers.
+      const { flops: _dropped, ...noFlops } = calibration.recipe;
+      void _dropped;
+      await expect(engine.checkRecipe(JSON.stringify(noFlops))).rejects.toThrow(/recipe "flops" must be an object/);
+      await expect(engine.checkRecipe(JSON.stringify({ ...calibration.recipe, alpha: 'x' }))).rejects.toThrow(/recipe "alpha" must be null or a number in \[0, 1\]/);
+      await expect(engine.checkRecipe(JSON.stringify({ ...calibration.recipe, counts: [500, 0] }))).rejects.toThrow(/recipe "counts\[0\]" must be an integer in \[0, 64\]/);
+      const afterRefusals = await engine.generate({ requestId: 'gen-4', prompt: 'How many objects are there?', image, maxNewTokens: 3, pruning: { kind: 'fitprune', recipe }, recordKeptIndices: true });
+      expect(afterRefusals.tokens).toEqual(pruned.tokens);
       console.info(`browser usage (tiny, SwiftShader): warm-up ${warmupMs.toFixed(0)} ms; first request after it: ${JSON.stringify(result.usage)}; next: ${JSON.stringify(again.usage)}; calibration ${calibration.seconds.toFixed(1)} s`);
     } finally {
       worker.terminate();
