@@ -288,6 +288,17 @@ describe('the page (production build, headless Chromium, software WebGPU)', () =
     writeFileSync(foreign, JSON.stringify({ ...recipe, model: { ...recipe.model, id: 'other/model', fingerprint: 'deadbeef' } }));
     await page.setInputFiles('#recipe-upload', foreign, { timeout: 10_000 });
     await page.waitForFunction(() => /Refused foreign-recipe\.json: .*another model/.test(document.querySelector('#recipe-error')?.textContent ?? ''), null, { timeout: 30_000 });
+    // Hostile recipes for this model (issue 25): refused by the worker naming the field; the page and engine stay usable (the questions below).
+    const { flops: _dropped, ...noFlops } = recipe;
+    void _dropped;
+    for (const [name, doc, message] of [
+      ['no-flops-recipe.json', noFlops, /Refused no-flops-recipe\.json: recipe "flops" must be an object/.source],
+      ['alpha-recipe.json', { ...recipe, alpha: 'x' }, /Refused alpha-recipe\.json: recipe "alpha" must be null or a number in \[0, 1\]/.source],
+    ] as const) {
+      writeFileSync(join(ARTIFACTS, name), JSON.stringify(doc));
+      await page.setInputFiles('#recipe-upload', join(ARTIFACTS, name), { timeout: 10_000 });
+      await page.waitForFunction((m) => new RegExp(m).test(document.querySelector('#recipe-error')?.textContent ?? ''), message, { timeout: 30_000 });
+    }
     await page.setInputFiles('#recipe-upload', recipePath, { timeout: 10_000 });
     await page.waitForFunction((name) => (document.querySelector('#recipe-facts')?.textContent ?? '').includes(`uploaded file ${name}`), download.suggestedFilename(), { timeout: 30_000 });
     expect(await page.textContent('#recipe-error')).toBe('');
