@@ -262,6 +262,15 @@ export class Engine {
     if (capacity > model.maxPositions) {
       throw new EngineError(`prompt (${inputIds.length} tokens) + ${maxNewTokens} new tokens exceed the model's ${model.maxPositions} positions`);
     }
+    // The policy is checked before any GPU work, so a refused one leaves nothing allocated.
+    const visualTokens = prepared?.visualTokens ?? 0;
+    const pruning = pruningSession(ctx, request.pruning ?? { kind: 'none' }, {
+      numLayers: model.numLayers,
+      visualTokens,
+      fixedOffsets: placements[0]?.fixedOffsets ?? [],
+      recordIndices: request.recordKeptIndices,
+    });
+    if (request.hooks && pruning.hooks) throw new EngineError('pass either `pruning` or `hooks`, not both');
     const images: Tensor[] = []; // features this request owns (disposed at the end)
     const cachedImages: Tensor[] = []; // owned by the cache
     let imageFeaturesCached = false;
@@ -278,7 +287,10 @@ export class Engine {
       }
     }
     const t1 = now();
-    signal?.throwIfAborted();
+    if (signal?.aborted) {
+      for (const img of images) img.dispose(); // an abort during the image encode frees its features
+      signal.throwIfAborted();
+    }
     const cache = model.newCache(capacity);
     const tokens: number[] = [];
     let finishReason: FinishReason = 'length';
@@ -286,14 +298,6 @@ export class Engine {
     let prefillMs = 0;
     let ttft = 0;
     let decodeStart = 0;
-    const visualTokens = prepared?.visualTokens ?? 0;
-    const pruning = pruningSession(ctx, request.pruning ?? { kind: 'none' }, {
-      numLayers: model.numLayers,
-      visualTokens,
-      fixedOffsets: placements[0]?.fixedOffsets ?? [],
-      recordIndices: request.recordKeptIndices,
-    });
-    if (request.hooks && pruning.hooks) throw new EngineError('pass either `pruning` or `hooks`, not both');
     try {
       const { logits, seq } = await model.prefill(inputIds, [...cachedImages, ...images], placements, cache, pruning.hooks ?? request.hooks ?? null);
       for (const img of images) img.dispose();
