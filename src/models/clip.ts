@@ -2,7 +2,8 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import type { ClipVisionConfig } from './config';
 import { ops } from './ops';
-import { encoderLayerDtypes, encoderLayerNames, encoderLayerShapes, runEncoderLayers, weightBias, type EncoderLayerNames, type EncoderLayerWeights, type Linear, type WeightBiasNames } from './vit-encoder';
+import type { WeightUploader } from './vlm';
+import { encoderLayerDtypes, encoderLayerNames, encoderLayerShapes, loadEncoderLayer, runEncoderLayers, weightBias, type EncoderLayerNames, type EncoderLayerWeights, type Linear, type WeightBiasNames } from './vit-encoder';
 
 export type { Linear } from './vit-encoder';
 export type ClipLayerWeights = EncoderLayerWeights;
@@ -122,4 +123,18 @@ export function clipTensorShapes(n: ClipWeightNames, c: ClipVisionConfig, into =
   into.set(n.preNorm.weight, [d]);
   into.set(n.preNorm.bias, [d]);
   return encoderLayerShapes(n.layers, d, c.intermediateSize, into);
+}
+
+/** Uploads a CLIP tower through the shared weight uploader (shapes already checked against the plan) and builds it. */
+export async function loadClipTower(ctx: GpuContext, w: Pick<WeightUploader, 'get' | 'linear'>, config: ClipVisionConfig, names: ClipWeightNames): Promise<ClipVisionTower> {
+  const layers: ClipLayerWeights[] = [];
+  for (const l of names.layers) layers.push(await loadEncoderLayer(l, (p) => w.linear(p)));
+  const cols = config.numChannels * config.patchSize * config.patchSize;
+  return new ClipVisionTower(ctx, config, {
+    classEmbedding: await w.get(names.classEmbedding),
+    patchEmbedding: await w.get(names.patchEmbedding, [config.hiddenSize, cols]),
+    positionEmbedding: await w.get(names.positionEmbedding),
+    preNorm: await w.linear(names.preNorm),
+    layers,
+  });
 }

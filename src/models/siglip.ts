@@ -13,12 +13,11 @@
  */
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
-import { uploadTensor, type Checkpoint } from '../load/checkpoint';
-import type { LoadProgressTracker } from '../load/progress';
 import { im2col, type Linear } from './clip';
 import { checkVisionSizes, CONFIG_LIMITS, ConfigError, epsilon, posInt, type VisionTowerConfig } from './config';
 import { ops } from './ops';
-import { encoderLayerDtypes, encoderLayerNames, encoderLayerShapes, runEncoderLayers, type EncoderLayerNames, type EncoderLayerWeights, type WeightBiasNames } from './vit-encoder';
+import type { WeightUploader } from './vlm';
+import { encoderLayerDtypes, encoderLayerNames, encoderLayerShapes, loadEncoderLayer, runEncoderLayers, type EncoderLayerNames, type EncoderLayerWeights, type WeightBiasNames } from './vit-encoder';
 
 type Json = Record<string, unknown>;
 
@@ -204,60 +203,27 @@ export interface SiglipWeights {
 }
 
 /**
- * Uploads the tensors `names` lists (dtypes per siglipTensorDtypes), checking shapes against
- * the config. Every tensor created is pushed onto `owned` (when given) so a caller can free
- * them, also when loading fails half way.
+ * Uploads a SigLIP tower through the shared weight uploader (which has already checked every
+ * planned tensor against siglipTensorShapes) and builds it: the one loader of the LLaVA and
+ * Idefics3 families and the tests.
  */
-export async function loadSiglipWeights(
+export async function loadSiglipTower(
   ctx: GpuContext,
-  checkpoint: Checkpoint,
+  w: Pick<WeightUploader, 'get' | 'linear'>,
   config: SiglipVisionConfig,
   names: SiglipWeightNames,
-  options: SiglipOptions & { signal?: AbortSignal; progress?: LoadProgressTracker; owned?: Tensor[] },
-): Promise<SiglipWeights> {
-  if (names.layers.length > config.numLayers) {
-    throw new ConfigError(`SigLIP: ${names.layers.length} layers requested, the config has ${config.numLayers}`);
-  }
-  checkpoint.require(allSiglipWeightNames(names, options));
-  const dtypes = siglipTensorDtypes(names, options);
-  const d = config.hiddenSize;
-  const cols = config.numChannels * config.patchSize * config.patchSize;
-  const get = async (name: string, expected: readonly number[], as?: readonly number[]): Promise<Tensor> => {
-    const shape = checkpoint.info(name).shape;
-    if (shape.length !== expected.length || shape.some((x, i) => x !== expected[i])) {
-      throw new ConfigError(`${name} has shape [${shape.join(', ')}], the config implies [${expected.join(', ')}]`);
-    }
-    const t = await uploadTensor(ctx, checkpoint, name, { as: dtypes.get(name)!, signal: options.signal, progress: options.progress });
-    options.owned?.push(t);
-    return as ? t.reshape(as) : t;
-  };
-  const linear = async (p: WeightBias, out: number, inp: number): Promise<Linear> => ({
-    weight: await get(p.weight, [out, inp]),
-    bias: await get(p.bias, [out]),
-  });
-  const norm = async (p: WeightBias): Promise<Linear> => ({ weight: await get(p.weight, [d]), bias: await get(p.bias, [d]) });
+  options: SiglipOptions,
+): Promise<SiglipVisionTower> {
   const layers: SiglipLayerWeights[] = [];
-  for (const l of names.layers) {
-    layers.push({
-      norm1: await norm(l.norm1),
-      q: await linear(l.q, d, d),
-      k: await linear(l.k, d, d),
-      v: await linear(l.v, d, d),
-      out: await linear(l.out, d, d),
-      norm2: await norm(l.norm2),
-      fc1: await linear(l.fc1, config.intermediateSize, d),
-      fc2: await linear(l.fc2, d, config.intermediateSize),
-    });
-  }
-  return {
-    patchEmbedding: {
-      weight: await get(names.patchEmbedding.weight, [d, config.numChannels, config.patchSize, config.patchSize], [d, cols]),
-      bias: await get(names.patchEmbedding.bias, [d]),
-    },
-    positionEmbedding: await get(names.positionEmbedding, [siglipPatches(config), d]),
+  for (const l of names.layers) layers.push(await loadEncoderLayer(l, (p) => w.linear(p)));
+  const cols = config.numChannels * config.patchSize * config.patchSize;
+  const weights: SiglipWeights = {
+    patchEmbedding: { weight: await w.get(names.patchEmbedding.weight, [config.hiddenSize, cols]), bias: await w.get(names.patchEmbedding.bias) },
+    positionEmbedding: await w.get(names.positionEmbedding),
     layers,
-    postLayernorm: options.postLayernorm ? await norm(names.postLayernorm) : null,
+    postLayernorm: options.postLayernorm ? await w.linear(names.postLayernorm) : null,
   };
+  return new SiglipVisionTower(ctx, config, weights, options);
 }
 
 /**

@@ -1,26 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { openCheckpoint, type Checkpoint } from '../../src/load/checkpoint';
-import { toFloat16Bits, toFloat32 } from '../../src/load/convert';
+import { openCheckpoint } from '../../src/load/checkpoint';
 import { encodeSafetensors, type TensorToWrite } from '../../src/load/safetensors';
 import { MemorySource } from '../../src/load/source';
-import type { Tensor } from '../../src/gpu/tensor';
+import type { GpuContext } from '../../src/gpu/context';
+import { WeightUploader } from '../../src/models/vlm';
 import {
-  allSiglipWeightNames,
-  loadSiglipWeights,
+  loadSiglipTower,
   parseSiglipVision,
   siglipLayersNeeded,
   siglipPatches,
   siglipTensorDtypes,
+  siglipTensorShapes,
   siglipWeightNames,
   SiglipVisionTower,
   type SiglipVisionConfig,
   type SiglipWeightNames,
 } from '../../src/models/siglip';
 import { referenceSiglip } from '../../src/reference/siglip';
-import { fromHalfBits } from '../../src/util/half';
 import { expectClose } from '../helpers/compare';
 import { readF32, testGpu } from '../helpers/gpu';
 import { freshRng, type Rng } from '../helpers/random';
+import { lookupAsOnGpu } from '../helpers/reference-weights';
 
 // GPU activations are f32 and both sides use the same f16-rounded matmul weights, so the
 // difference is f32 vs float64 arithmetic over a few layers, relative to the output's scale.
@@ -85,20 +85,16 @@ function makeCheckpoint(
   return new Map([['model.safetensors', encodeSafetensors(tensors, { format: 'pt' })]]);
 }
 
-/** The values the GPU holds for each tensor (f16-rounded where it stores f16). */
-async function referenceLookup(checkpoint: Checkpoint, names: SiglipWeightNames): Promise<(name: string) => Float32Array> {
-  const dtypes = siglipTensorDtypes(names, { postLayernorm: true });
-  const values = new Map<string, Float32Array>();
-  for (const name of allSiglipWeightNames(names, { postLayernorm: true })) {
-    const info = checkpoint.info(name);
-    const bytes = await checkpoint.read(name);
-    values.set(name, dtypes.get(name) === 'f16' ? fromHalfBits(toFloat16Bits(bytes, info.dtype)) : toFloat32(bytes, info.dtype));
+/** Uploads the tower as the families do: the shared uploader checks names and shapes against the plan first. */
+async function uploadTower(ctx: GpuContext, files: Map<string, Uint8Array>, config: SiglipVisionConfig, names: SiglipWeightNames, postLayernorm: boolean) {
+  const plan = { dtypes: siglipTensorDtypes(names, { postLayernorm }), shapes: siglipTensorShapes(names, config, { postLayernorm }) };
+  const uploader = await WeightUploader.open(ctx, new MemorySource(files), () => plan, {});
+  try {
+    return { uploader, tower: await loadSiglipTower(ctx, uploader, config, names, { postLayernorm }) };
+  } catch (e) {
+    uploader.dispose();
+    throw e;
   }
-  return (name) => {
-    const v = values.get(name);
-    if (!v) throw new Error(`reference: no tensor ${name}`);
-    return v;
-  };
 }
 
 /** CHW pixels in [-1, 1]; the strip a 'valid' convolution never reads is NaN. */
@@ -162,11 +158,11 @@ describe('SigLIP vision tower vs the CPU reference', () => {
       const files = makeCheckpoint(rng, config, k.prefix, config.numLayers, used, k.dtype);
       const checkpoint = await openCheckpoint(new MemorySource(files));
       const names = siglipWeightNames(k.prefix, used);
-      const get = await referenceLookup(checkpoint, names);
+      const get = await lookupAsOnGpu(checkpoint, siglipTensorDtypes(names, { postLayernorm: true }));
       const pixels = testPixels(rng, config);
-      const owned: Tensor[] = [];
+      const { uploader, tower: loaded } = await uploadTower(ctx, files, config, names, true);
       try {
-        const weights = await loadSiglipWeights(ctx, checkpoint, config, names, { postLayernorm: true, owned });
+        const weights = loaded.weights;
         expect(weights.patchEmbedding.weight.shape).toEqual([config.hiddenSize, config.numChannels * config.patchSize ** 2]);
         expect(weights.patchEmbedding.weight.dtype).toBe('f16');
         expect(weights.layers[0]!.fc1.weight.dtype).toBe('f16');
@@ -200,7 +196,7 @@ describe('SigLIP vision tower vs the CPU reference', () => {
         expect(s.maxVarDev, `seed ${rng.seed}`).toBeLessThan(1e-3);
         ctx.assertNoErrors();
       } finally {
-        for (const t of owned) t.dispose();
+        uploader.dispose();
       }
     });
   }
@@ -210,24 +206,23 @@ describe('SigLIP vision tower vs the CPU reference', () => {
     const rng = freshRng();
     const config = parseSiglipVision({ hidden_size: 12, intermediate_size: 16, num_hidden_layers: 1, num_attention_heads: 2, image_size: 12, patch_size: 4 });
     const files = makeCheckpoint(rng, config, 'p.', 1, 1, 'F32');
-    const checkpoint = await openCheckpoint(new MemorySource(files));
     const names = siglipWeightNames('p.', 1);
-    const owned: Tensor[] = [];
+    // A config with a larger image implies more position rows than the checkpoint has.
+    const bigger = { ...config, imageSize: 16 };
+    await expect(uploadTower(ctx, files, bigger, names, false)).rejects.toThrow(
+      /p\.embeddings\.position_embedding\.weight has shape \[9, 12\], config\.json implies \[16, 12\]/,
+    );
+    const noPost = { ...names, postLayernorm: { weight: 'p.missing.weight', bias: 'p.missing.bias' } };
+    await expect(uploadTower(ctx, files, config, noPost, true)).rejects.toThrow(/2 tensor\(s\) missing.*p\.missing\.weight/);
+    const { uploader, tower: loaded } = await uploadTower(ctx, files, config, names, false);
     try {
-      // A config with a larger image implies more position rows than the checkpoint has.
-      const bigger = { ...config, imageSize: 16 };
-      await expect(loadSiglipWeights(ctx, checkpoint, bigger, names, { postLayernorm: false, owned })).rejects.toThrow(
-        /p\.embeddings\.position_embedding\.weight has shape \[9, 12\], the config implies \[16, 12\]/,
-      );
-      const noPost = { ...names, postLayernorm: { weight: 'p.missing.weight', bias: 'p.missing.bias' } };
-      await expect(loadSiglipWeights(ctx, checkpoint, config, noPost, { postLayernorm: true, owned })).rejects.toThrow(/2 tensor\(s\) missing.*p\.missing\.weight/);
-      const weights = await loadSiglipWeights(ctx, checkpoint, config, names, { postLayernorm: false, owned });
+      const weights = loaded.weights;
       expect(weights.postLayernorm).toBeNull();
       expect(() => new SiglipVisionTower(ctx, config, weights, { postLayernorm: true })).toThrow(/postLayernorm requested/);
       const tower = new SiglipVisionTower(ctx, config, weights, { postLayernorm: false });
       expect(() => tower.forward(new Float32Array(10))).toThrow(/expected 432 pixel values \(3×12×12\), got 10/);
     } finally {
-      for (const t of owned) t.dispose();
+      uploader.dispose();
     }
   });
 });

@@ -14,8 +14,7 @@ import { toRgb, type ImageInput, type Preprocessor } from '../../preprocess';
 import type { Json } from '../config';
 import { ModelLoadError, type FlopsShape, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
-import { siglipGridSize, siglipPatches, SiglipVisionTower } from '../siglip';
-import { loadEncoderLayer } from '../vit-encoder';
+import { loadSiglipTower, siglipGridSize, siglipPatches, type SiglipVisionTower } from '../siglip';
 import { checkDecoderFits, decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts } from '../vlm';
 import type { Idefics3Config } from './config';
 import { pixelShuffleRowPlan } from './connector-ref';
@@ -206,20 +205,8 @@ export class Idefics3Model extends VlmBase {
       const w = uploader;
       const v = config.vision;
       const vn = names.vision;
-      const layers = [];
-      for (const l of vn.layers) layers.push(await loadEncoderLayer(l, (p) => w.linear(p)));
-      const patchCols = v.numChannels * v.patchSize * v.patchSize;
-      const tower = new SiglipVisionTower(
-        ctx,
-        v,
-        {
-          patchEmbedding: { weight: await w.get(vn.patchEmbedding.weight, [v.hiddenSize, patchCols]), bias: await w.get(vn.patchEmbedding.bias) },
-          positionEmbedding: await w.get(vn.positionEmbedding),
-          layers,
-          postLayernorm: await w.linear(vn.postLayernorm),
-        },
-        { postLayernorm: true },
-      );
+      // Idefics3 reads last_hidden_state: after the post-layernorm.
+      const tower = await loadSiglipTower(ctx, w, v, vn, { postLayernorm: true });
       // Its shape [text hidden, d·s²] was checked with every other tensor's in WeightUploader.open.
       const projection = await w.get(names.connector);
       const patches = siglipPatches(v);

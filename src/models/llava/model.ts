@@ -8,11 +8,10 @@ import type { GpuContext } from '../../gpu/context';
 import type { Tensor } from '../../gpu/tensor';
 import type { ModelSource } from '../../load/source';
 import type { ImageInput, Preprocessor } from '../../preprocess';
-import { ClipVisionTower, type Linear } from '../clip';
-import { loadEncoderLayer, type EncoderLayerNames } from '../vit-encoder';
+import { loadClipTower, type ClipVisionTower, type Linear } from '../clip';
 import { ModelLoadError, type FlopsShape, type ImageRegion, type LoadOptions, type ModelInfo, type PreparedImage, type VisualGrid } from '../family';
 import { ops } from '../ops';
-import { SiglipVisionTower } from '../siglip';
+import { loadSiglipTower, type SiglipVisionTower } from '../siglip';
 import { checkDecoderFits, decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts, type WeightPlan } from '../vlm';
 import { visionLayersRun, type LlavaConfig } from './config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaTensorShapes, llavaWeightNames, type LlavaWeightNames } from './weights';
@@ -56,41 +55,12 @@ export async function loadLlavaParts(ctx: GpuContext, source: ModelSource, confi
   try {
     const w = uploader;
     const v = config.vision;
-    const patchCols = v.numChannels * v.patchSize * v.patchSize;
-    const pair = (p: { weight: string; bias: string }) => w.linear(p);
-    const encoderLayer = (l: EncoderLayerNames) => loadEncoderLayer(l, pair);
     let tower: Tower;
-    if (n.vision.kind === 'clip' && v.kind === 'clip') {
-      const vn = n.vision.names;
-      const layers = [];
-      for (const l of vn.layers) layers.push(await encoderLayer(l));
-      tower = new ClipVisionTower(ctx, v, {
-        classEmbedding: await w.get(vn.classEmbedding),
-        patchEmbedding: await w.get(vn.patchEmbedding, [v.hiddenSize, patchCols]),
-        positionEmbedding: await w.get(vn.positionEmbedding),
-        preNorm: await pair(vn.preNorm),
-        layers,
-      });
-    } else if (n.vision.kind === 'siglip' && v.kind === 'siglip') {
-      const vn = n.vision.names;
-      const layers = [];
-      for (const l of vn.layers) layers.push(await encoderLayer(l));
-      tower = new SiglipVisionTower(
-        ctx,
-        v,
-        {
-          patchEmbedding: { weight: await w.get(vn.patchEmbedding.weight, [v.hiddenSize, patchCols]), bias: await w.get(vn.patchEmbedding.bias) },
-          positionEmbedding: await w.get(vn.positionEmbedding),
-          layers,
-          postLayernorm: null,
-        },
-        // LLaVA reads hidden_states[vision_feature_layer]: before the post-layernorm.
-        { postLayernorm: false },
-      );
-    } else {
-      throw new Error('llava: vision config and weight names disagree');
-    }
-    const projector = { linear1: await pair(n.projector.linear1), linear2: await pair(n.projector.linear2) };
+    if (n.vision.kind === 'clip' && v.kind === 'clip') tower = await loadClipTower(ctx, w, v, n.vision.names);
+    // LLaVA reads hidden_states[vision_feature_layer]: before SigLIP's post-layernorm.
+    else if (n.vision.kind === 'siglip' && v.kind === 'siglip') tower = await loadSiglipTower(ctx, w, v, n.vision.names, { postLayernorm: false });
+    else throw new Error('llava: vision config and weight names disagree');
+    const projector = { linear1: await w.linear(n.projector.linear1), linear2: await w.linear(n.projector.linear2) };
     const newline = n.imageNewline ? await w.get(n.imageNewline) : null;
     const decoder = await loadDecoder(ctx, w, config.text, n.text);
     await ctx.sync();
