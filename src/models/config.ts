@@ -245,3 +245,13 @@ export function parseClipVision(c: Json, where = 'vision_config'): ClipVisionCon
   return out;
 }
 
+/**
+ * Encoder layers a `vision_feature_layer` needs: an index into hidden_states = (embeddings,
+ * layer 1 output, …, layer N output), negative from the end (−1 = all N layers). Any tower.
+ */
+export function visionLayersRun(numLayers: number, featureLayer: number, where = 'config.vision_feature_layer'): number {
+  if (!Number.isInteger(featureLayer) || featureLayer < -(numLayers + 1) || featureLayer > numLayers) {
+    throw new ConfigError(`${where} ${featureLayer} is outside the vision tower's ${numLayers + 1} hidden states`);
+  }
+  return featureLayer < 0 ? numLayers + 1 + featureLayer : featureLayer;
+}

@@ -109,19 +109,6 @@ export function siglipPatches(c: SiglipVisionConfig): number {
   return siglipGridSize(c) ** 2;
 }
 
-/**
- * Encoder layers to run for a LLaVA-style `vision_feature_layer` (an index into
- * hidden_states = (embeddings, layer 1 output, …, layer N output); negative counts from the
- * end, so −1 is N: all layers, still without the post-layernorm).
- */
-export function siglipLayersNeeded(c: SiglipVisionConfig, visionFeatureLayer: number): number {
-  const n = c.numLayers;
-  if (!Number.isInteger(visionFeatureLayer) || visionFeatureLayer < -(n + 1) || visionFeatureLayer > n) {
-    throw new ConfigError(`vision_feature_layer ${visionFeatureLayer} is outside the SigLIP tower's ${n + 1} hidden states`);
-  }
-  return visionFeatureLayer < 0 ? n + 1 + visionFeatureLayer : visionFeatureLayer;
-}
-
 export type WeightBias = WeightBiasNames;
 export type SiglipLayerNames = EncoderLayerNames;
 

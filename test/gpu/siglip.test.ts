@@ -1,3 +1,4 @@
+import { visionLayersRun } from '../../src/models/config';
 import { describe, expect, it } from 'vitest';
 import { openCheckpoint } from '../../src/load/checkpoint';
 import { encodeSafetensors, type TensorToWrite } from '../../src/load/safetensors';
@@ -7,7 +8,6 @@ import { WeightUploader } from '../../src/models/vlm';
 import {
   loadSiglipTower,
   parseSiglipVision,
-  siglipLayersNeeded,
   siglipPatches,
   siglipTensorDtypes,
   siglipTensorShapes,
@@ -154,7 +154,7 @@ describe('SigLIP vision tower vs the CPU reference', () => {
       const ctx = await testGpu();
       const rng = freshRng();
       const config = parseSiglipVision(k.config);
-      const used = siglipLayersNeeded(config, k.featureLayer);
+      const used = visionLayersRun(config.numLayers, k.featureLayer);
       const files = makeCheckpoint(rng, config, k.prefix, config.numLayers, used, k.dtype);
       const checkpoint = await openCheckpoint(new MemorySource(files));
       const names = siglipWeightNames(k.prefix, used);

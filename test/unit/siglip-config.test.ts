@@ -1,10 +1,10 @@
+import { visionLayersRun } from '../../src/models/config';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/models/config';
 import {
   allSiglipWeightNames,
   parseSiglipVision,
   siglipGridSize,
-  siglipLayersNeeded,
   siglipPatches,
   siglipTensorDtypes,
   siglipWeightNames,
@@ -41,10 +41,10 @@ describe('parseSiglipVision', () => {
     });
     expect(siglipGridSize(c)).toBe(27);
     expect(siglipPatches(c)).toBe(729);
-    expect(siglipLayersNeeded(c, -1)).toBe(26); // hidden_states[-1]: every layer, no post-layernorm
-    expect(siglipLayersNeeded(c, -2)).toBe(25);
-    expect(siglipLayersNeeded(c, 0)).toBe(0); // the embeddings
-    expect(siglipLayersNeeded(c, 26)).toBe(26);
+    expect(visionLayersRun(c.numLayers, -1)).toBe(26); // hidden_states[-1]: every layer, no post-layernorm
+    expect(visionLayersRun(c.numLayers, -2)).toBe(25);
+    expect(visionLayersRun(c.numLayers, 0)).toBe(0); // the embeddings
+    expect(visionLayersRun(c.numLayers, 26)).toBe(26);
   });
 
   it("applies SiglipVisionConfig's defaults when model_type is siglip_vision_model or missing", () => {
@@ -104,10 +104,10 @@ describe('parseSiglipVision', () => {
 
   it('refuses a feature layer outside the hidden states', () => {
     const c = parseSiglipVision({ num_hidden_layers: 4 });
-    expect(siglipLayersNeeded(c, -5)).toBe(0);
-    expect(() => siglipLayersNeeded(c, -6)).toThrow(/vision_feature_layer -6 is outside the SigLIP tower's 5 hidden states/);
-    expect(() => siglipLayersNeeded(c, 5)).toThrow(ConfigError);
-    expect(() => siglipLayersNeeded(c, 1.5)).toThrow(ConfigError);
+    expect(visionLayersRun(c.numLayers, -5)).toBe(0);
+    expect(() => visionLayersRun(c.numLayers, -6)).toThrow(/vision_feature_layer -6 is outside the vision tower's 5 hidden states/);
+    expect(() => visionLayersRun(c.numLayers, 5)).toThrow(ConfigError);
+    expect(() => visionLayersRun(c.numLayers, 1.5)).toThrow(ConfigError);
   });
 });
 

@@ -4,7 +4,7 @@
  * Llama-family decoder (Llama/Vicuna, Mistral, Qwen2). We read what the forward pass needs,
  * apply transformers' defaults and refuse what we cannot run, naming the field.
  */
-import { bool, ConfigError, num, object, parseClipVision, parseDecoderConfig, tokenId, type ClipVisionConfig, type DecoderConfig, type Json } from '../config';
+import { bool, ConfigError, num, object, parseClipVision, parseDecoderConfig, tokenId, type ClipVisionConfig, type DecoderConfig, type Json, visionLayersRun } from '../config';
 import { parseSiglipVision, type SiglipVisionConfig } from '../siglip';
 
 export type LlavaVision = ({ kind: 'clip' } & ClipVisionConfig) | ({ kind: 'siglip' } & SiglipVisionConfig);
@@ -32,11 +32,6 @@ function parseVision(c: Json): LlavaVision {
   throw new ConfigError(`config.vision_config.model_type "${String(type)}" is not supported (clip_vision_model, siglip_vision_model)`);
 }
 
-/** Encoder layers whose outputs feed the features (hidden_states[0] is the embeddings). */
-export function visionLayersRun(layers: number, featureLayer: number): number {
-  return featureLayer < 0 ? layers + 1 + featureLayer : featureLayer;
-}
-
 /** Parses the LLaVA part of a config.json; `modelTypes` are the model_type values the caller accepts. */
 export function parseLlavaConfig(raw: unknown, modelTypes: readonly string[] = ['llava']): LlavaConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError('config.json must be a JSON object');
@@ -54,9 +49,7 @@ export function parseLlavaConfig(raw: unknown, modelTypes: readonly string[] = [
     layerValue = layerValue[0];
   }
   const layer = num({ layer: layerValue }, 'layer', 'config.vision_feature_layer');
-  if (!Number.isInteger(layer) || layer < -(vision.numLayers + 1) || layer > vision.numLayers) {
-    throw new ConfigError(`config.vision_feature_layer ${layer} is outside the vision tower's ${vision.numLayers + 1} hidden states`);
-  }
+  visionLayersRun(vision.numLayers, layer); // refuses a layer outside the hidden states
   const strategy = c['vision_feature_select_strategy'] ?? 'default';
   if (strategy !== 'default' && strategy !== 'full') {
     throw new ConfigError(`config.vision_feature_select_strategy "${String(strategy)}" must be "default" or "full"`);

@@ -13,7 +13,8 @@ import { ModelLoadError, type FlopsShape, type ImageRegion, type LoadOptions, ty
 import { ops } from '../ops';
 import { loadSiglipTower, type SiglipVisionTower } from '../siglip';
 import { checkDecoderFits, decoderFingerprintKey, decoderShape, fingerprintOf, loadDecoder, partsInfo, VlmBase, WeightUploader, type ModelFacts, type WeightPlan } from '../vlm';
-import { visionLayersRun, type LlavaConfig } from './config';
+import { visionLayersRun } from '../config';
+import type { LlavaConfig } from './config';
 import { detectLlavaLayout, llavaTensorDtypes, llavaTensorShapes, llavaWeightNames, type LlavaWeightNames } from './weights';
 
 type Tower = ClipVisionTower | SiglipVisionTower;

@@ -10,7 +10,8 @@
 import { clipTensorDtypes, clipTensorShapes, clipWeightNames, type ClipWeightNames, type WeightBiasNames } from '../clip';
 import { decoderTensorDtypes, decoderTensorShapes, decoderWeightNames, type DecoderWeightNames } from '../llama-weights';
 import { siglipTensorDtypes, siglipTensorShapes, siglipWeightNames, type SiglipWeightNames } from '../siglip';
-import { visionLayersRun, type LlavaConfig } from './config';
+import { visionLayersRun } from '../config';
+import type { LlavaConfig } from './config';
 
 export type LlavaLayout = 'hub' | 'new';
 
