@@ -126,7 +126,7 @@ export interface SiglipWeightNames {
  * Checkpoint names of a SigLIP tower under `prefix`, e.g. 'vision_tower.vision_model.'
  * (llava-hf checkpoints), 'model.vision_tower.vision_model.' (transformers ≥ 4.52 saves) or
  * 'model.vision_model.' (Idefics3 / SmolVLM). The post-layernorm's names are always given;
- * whether they are needed is the caller's choice (see allSiglipWeightNames).
+ * whether they are needed is the caller's choice (see siglipTensorDtypes).
  */
 export function siglipWeightNames(prefix: string, layersNeeded: number): SiglipWeightNames {
   if (!Number.isInteger(layersNeeded) || layersNeeded < 0) throw new Error(`siglipWeightNames: layersNeeded must be an integer ≥ 0, got ${layersNeeded}`);
@@ -144,13 +144,6 @@ export interface SiglipOptions {
   postLayernorm: boolean;
 }
 
-/** Every tensor the forward pass reads (for checkpoint.require and ranged downloads). */
-export function allSiglipWeightNames(n: SiglipWeightNames, o: SiglipOptions): string[] {
-  const out = [n.patchEmbedding.weight, n.patchEmbedding.bias, n.positionEmbedding];
-  for (const l of n.layers) for (const p of Object.values(l)) out.push(p.weight, p.bias);
-  if (o.postLayernorm) out.push(n.postLayernorm.weight, n.postLayernorm.bias);
-  return out;
-}
 
 /**
  * How each tensor is stored on the GPU: the patch convolution and the q/k/v/out/fc1/fc2
