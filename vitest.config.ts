@@ -28,7 +28,8 @@ export default defineConfig({
       {
         test: {
           name: 'gpu-node',
-          include: ['test/gpu/**/*.test.ts'],
+          // test/node-gpu: GPU tests that need Node itself (child processes, the file system).
+          include: ['test/gpu/**/*.test.ts', 'test/node-gpu/**/*.test.ts'],
           setupFiles: ['test/setup/node-gpu.ts'],
           pool: 'forks',
           // lavapipe uses both cores for one kernel; parallel files only contend.

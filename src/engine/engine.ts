@@ -16,6 +16,7 @@ import { loadPreprocessor, truncateAtStop, type ImageInput, type Preprocessor } 
 import { architectureFlops, referenceFlops } from '../prune/flops';
 import { ImageFeatureCache, pixelKey } from './image-cache';
 import { pruningSession, type PruningPolicy, type PruningReport } from '../prune/policies';
+import { checkGenerateRequest } from './request';
 import { Sampler, type SamplingOptions } from './sampler';
 
 export type { ModelInfo } from '../models/family';
@@ -222,6 +223,7 @@ export class Engine {
     const model = this.model;
     const pre = this.preprocessorInstance;
     if (!model || !pre) throw new EngineError('no model loaded: call load() first');
+    checkGenerateRequest(request);
     const { ctx } = this;
     const signal = request.signal;
     signal?.throwIfAborted();
