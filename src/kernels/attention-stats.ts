@@ -6,7 +6,8 @@ import source from './attention-stats.wgsl?raw';
 import reduceSource from './attention-stats-reduce.wgsl?raw';
 
 const KERNEL = 'attentionStats';
-const ROWS_PER_BLOCK = 16;
+/** Query rows per workgroup tile: TILE in attention-stats.wgsl. */
+const ROWS_PER_BLOCK = 8;
 
 export interface AttentionStatsOptions {
   kvLen: number;
@@ -61,7 +62,7 @@ export function attentionStats(
         pipeline,
         uniforms: new Uniforms()
           .u32(s.Tq).u32(s.Hq).u32(s.Hkv).u32(s.D).u32(o.kvLen).u32(o.causal ? 1 : 0).f32(scale)
-          .u32(o.visStart).u32(nVis).u32(rows[0]).u32(count).u32(ROWS_PER_BLOCK)
+          .u32(o.visStart).u32(nVis).u32(rows[0]).u32(count)
           .bytes(),
         bindings: { 1: ctx.bind(KERNEL, q), 2: ctx.bind(KERNEL, kCache), 3: ctx.bind(KERNEL, rowStats), 4: ctx.bind(KERNEL, partial) },
         workgroups: [ceilDiv(nVis, 64), blocks],
