@@ -10,17 +10,23 @@ import type { Tensor } from '../src/gpu/tensor';
 import { attention } from '../src/kernels/attention';
 import { matmul } from '../src/kernels/matmul';
 import { buildOnnxModel } from './onnx-builder';
+import { measureRoofline, type Roofline } from './roofline/roofline';
 
 export interface BenchRow {
   op: string;
   shape: string;
   flops: number;
+  /** Least bytes the op must move (inputs read once, output written once). */
+  bytes: number;
   oursMs: number;
   ortMs: number;
   oursGflops: number;
   ortGflops: number;
   ratio: number;
   maxRelDiff: number;
+  /** Our GFLOP/s over the adapter's measured peak, and our GB/s over its measured bandwidth. */
+  oursOfPeak: number;
+  oursOfBandwidth: number;
 }
 
 export interface BenchResult {
@@ -28,6 +34,7 @@ export interface BenchResult {
   userAgent: string;
   ortVersion: string;
   sharedDevice: boolean;
+  roofline: Roofline | null;
   rows: BenchRow[];
   error?: string;
 }
@@ -63,6 +70,7 @@ interface Case {
   op: string;
   shape: string;
   flops: number;
+  bytes: number;
   model: Uint8Array;
   feeds: { name: string; data: Float32Array; dims: number[] }[];
   /** Uploads our inputs once and returns the op to time. */
@@ -82,6 +90,7 @@ function matmulCase(M: number, N: number, K: number, path: 'tiled' | 'matvec'): 
       op: path === 'matvec' ? 'matvec' : 'matmul',
       shape: `X[${M}×${K}]·W[${N}×${K}]ᵀ`,
       flops: 2 * M * N * K,
+      bytes: 4 * (M * K + N * K + M * N),
       model: buildOnnxModel({
         nodes: [{ op: 'MatMul', inputs: ['X', 'W'], outputs: ['Y'] }],
         inputs: [{ name: 'X', dims: [M, K] }],
@@ -118,6 +127,7 @@ function attentionCase(T: number, H: number, D: number): Case {
     op: 'attention',
     shape: `T=${T} H=${H} D=${D} (bidirectional)`,
     flops: 4 * T * T * D * H,
+    bytes: 4 * 4 * T * H * D,
     model: buildOnnxModel({
       nodes: [
         { op: 'Transpose', inputs: ['K'], outputs: ['Kt'], attributes: { perm: [0, 2, 1] } },
@@ -160,6 +170,9 @@ async function run(): Promise<BenchResult> {
     attentionCase(128, 8, 64),
     attentionCase(256, 8, 64),
   ];
+  log('roofline (peak FMA, read bandwidth, dispatch cost)');
+  const roofline = await measureRoofline(ctx);
+  log(`  ${roofline.peakGflops.toFixed(1)} GFLOP/s, ${roofline.bandwidthGBs.toFixed(2)} GB/s, ${(roofline.dispatchMs * 1000).toFixed(0)} µs a dispatch`);
   const rows: BenchRow[] = [];
   const runs = 5;
   for (const c of cases) {
@@ -218,21 +231,24 @@ async function run(): Promise<BenchResult> {
       op: c.op,
       shape: c.shape,
       flops: c.flops,
+      bytes: c.bytes,
       oursMs,
       ortMs,
       oursGflops: c.flops / oursMs / 1e6,
       ortGflops: c.flops / ortMs / 1e6,
       ratio: ortMs / oursMs,
       maxRelDiff: diff,
+      oursOfPeak: c.flops / oursMs / 1e6 / roofline.peakGflops,
+      oursOfBandwidth: c.bytes / oursMs / 1e6 / roofline.bandwidthGBs,
     });
     log(`  ours ${oursMs.toFixed(2)} ms, ort ${ortMs.toFixed(2)} ms, diff ${diff.toExponential(2)}`);
     await session.release();
   }
-  return { adapter: describeAdapter(ctx.adapter), userAgent: navigator.userAgent, ortVersion: ort.env.versions.web ?? '', sharedDevice, rows };
+  return { adapter: describeAdapter(ctx.adapter), userAgent: navigator.userAgent, ortVersion: ort.env.versions.web ?? '', sharedDevice, roofline, rows };
 }
 
 const w = window as unknown as { __benchResult?: BenchResult };
 run().then(
   (r) => (w.__benchResult = r),
-  (e: unknown) => (w.__benchResult = { adapter: '', userAgent: navigator.userAgent, ortVersion: '', sharedDevice: false, rows: [], error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) }),
+  (e: unknown) => (w.__benchResult = { adapter: '', userAgent: navigator.userAgent, ortVersion: '', sharedDevice: false, roofline: null, rows: [], error: e instanceof Error ? `${e.message}\n${e.stack}` : String(e) }),
 );

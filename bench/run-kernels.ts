@@ -34,11 +34,16 @@ try {
     `Adapter: ${result.adapter}`,
     `Browser: Chromium ${version}; onnxruntime-web ${result.ortVersion} WebGPU EP ${result.sharedDevice ? 'on the same GPUDevice as ours' : 'on its own device (same adapter)'}`,
     'Median of 5 runs after warm-up, ours and ort interleaved; ratio = ort time / our time (>1: ours faster).',
+    result.roofline
+      ? `Roofline of this adapter, same run (bench/roofline/): peak ${result.roofline.peakGflops.toFixed(1)} GFLOP/s (vec4 fma), read bandwidth ${result.roofline.bandwidthGBs.toFixed(2)} GB/s, ${(result.roofline.dispatchMs * 1000).toFixed(0)} µs a dispatch, ${result.roofline.submitRoundTripMs.toFixed(2)} ms a submit-and-wait.`
+      : 'Roofline: not measured.',
+    '% peak = our GFLOP/s over the peak; % bw = the least bytes the op must move, per our time, over the bandwidth.',
     '',
-    '| op | shape | ours GFLOP/s | ort GFLOP/s | ours/ort | max rel diff |',
-    '| --- | --- | ---: | ---: | ---: | ---: |',
+    '| op | shape | ours GFLOP/s | ort GFLOP/s | ours/ort | % peak | % bw | max rel diff |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...result.rows.map(
-      (r) => `| ${r.op} | ${r.shape} | ${r.oursGflops.toFixed(3)} | ${r.ortGflops.toFixed(3)} | ${r.ratio.toFixed(2)}× | ${r.maxRelDiff.toExponential(1)} |`,
+      (r) =>
+        `| ${r.op} | ${r.shape} | ${r.oursGflops.toFixed(3)} | ${r.ortGflops.toFixed(3)} | ${r.ratio.toFixed(2)}× | ${(100 * r.oursOfPeak).toFixed(1)} % | ${(100 * r.oursOfBandwidth).toFixed(1)} % | ${r.maxRelDiff.toExponential(1)} |`,
     ),
   ];
   const text = lines.join('\n');
