@@ -23,6 +23,7 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          setupFiles: ['test/setup/network-guard.ts'],
         },
       },
       {
@@ -30,7 +31,7 @@ export default defineConfig({
           name: 'gpu-node',
           // test/node-gpu: GPU tests that need Node itself (child processes, the file system).
           include: ['test/gpu/**/*.test.ts', 'test/node-gpu/**/*.test.ts'],
-          setupFiles: ['test/setup/node-gpu.ts'],
+          setupFiles: ['test/setup/network-guard.ts', 'test/setup/node-gpu.ts'],
           pool: 'forks',
           // lavapipe uses both cores for one kernel; parallel files only contend.
           fileParallelism: false,
