@@ -1,5 +1,11 @@
-import { hubSource, HttpSource } from './sources';
+import { hubSource, HttpSource, type HttpSourceOptions } from './sources';
 import type { ModelSource } from './source';
+
+/** What a caller of openSource may add; the URL policy itself is not negotiable. */
+export interface OpenSourceOptions {
+  /** Where cache failures (a full storage quota) are told, once per source; default console.warn. See HttpSourceOptions. */
+  onCacheWarning?: HttpSourceOptions['onCacheWarning'];
+}
 
 /**
  * A model reference as a user types it, in the browser: an http(s) URL serving the files, or a
@@ -9,14 +15,15 @@ import type { ModelSource } from './source';
  * URLs are held to modelUrlProblem: https, or plain http only to this machine (or, in the
  * page, to the page's own origin); no credentials; never a link-local address.
  */
-export function openSource(ref: string): ModelSource {
+export function openSource(ref: string, options: OpenSourceOptions = {}): ModelSource {
+  const http: HttpSourceOptions = { checkUrl: modelUrlProblem, onCacheWarning: options.onCacheWarning };
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(ref)) {
     const problem = modelUrlProblem(ref);
     if (problem) throw new Error(`model URL ${redact(ref)} refused: ${problem}`);
-    return new HttpSource(ref, { checkUrl: modelUrlProblem });
+    return new HttpSource(ref, http);
   }
-  if (ref.startsWith('hub:')) return hubSource(ref.slice(4), { checkUrl: modelUrlProblem });
-  if (/^[\w.-]+\/[\w.-]+$/.test(ref)) return hubSource(ref, { checkUrl: modelUrlProblem });
+  if (ref.startsWith('hub:')) return hubSource(ref.slice(4), http);
+  if (/^[\w.-]+\/[\w.-]+$/.test(ref)) return hubSource(ref, http);
   throw new Error(`"${ref}" is neither a URL nor a Hugging Face model id (owner/name)`);
 }
 

@@ -4,7 +4,25 @@ import { checkRange, formatBytes, MAX_WHOLE_READ_BYTES, ModelFileError, tooLarge
 export interface CacheLike {
   match(request: string): Promise<Response | undefined>;
   put(request: string, response: Response): Promise<void>;
+  /** Removes an entry (the Cache API has it; a stub may leave it out, then bad entries are only skipped). */
+  delete?(request: string): Promise<boolean>;
 }
+
+/**
+ * The cache could not store or give back a file. The load goes on from the network either
+ * way; this says why the next load may download again. Reported once per source (per kind).
+ */
+export interface CacheWarning {
+  /** 'quota': the browser's storage for the site is full; 'write': any other refusal to store; 'read': a stored entry could not be read back whole. */
+  kind: 'quota' | 'write' | 'read';
+  /** The model file concerned. */
+  file: string;
+  /** What happened and what to do, for the user. */
+  message: string;
+}
+
+/** The header each stored entry carries with its length, so a truncated entry is recognised on the way out. */
+const LENGTH_HEADER = 'x-fitprune-bytes';
 
 export const BROWSER_CACHE_NAME = 'fitprune-web-models-v2';
 /** Caches of earlier versions of this code (keyed without file versions): deleted on first use. */
@@ -49,6 +67,11 @@ export interface HttpSourceOptions {
    * the final URL of every response, so a redirect to a refused host is refused too.
    */
   checkUrl?: (url: string) => string | null;
+  /**
+   * Told once per source and kind when the cache fails (a full quota, a refused write, an
+   * entry that does not read back); the download goes on regardless. Default: console.warn.
+   */
+  onCacheWarning?: (warning: CacheWarning) => void;
 }
 
 /**
@@ -68,6 +91,12 @@ export class HttpSource implements ModelSource {
   private cachePromise: Promise<CacheLike | null>;
   /** Per file: its version as first seen in this source's lifetime, or why it was not found. */
   private readonly versions = new Map<string, Promise<FileVersion | ModelFileError>>();
+  /**
+   * Cleared by the first failed write: after a full quota every later put would fail too,
+   * each after copying its bytes, so the rest of this source's files go uncached.
+   */
+  private cacheWrites = true;
+  private readonly warned = new Set<CacheWarning['kind']>();
 
   constructor(
     readonly baseUrl: string,
@@ -93,15 +122,75 @@ export class HttpSource implements ModelSource {
     return tag ? `${url}${url.includes('?') ? '&' : '?'}fitprune-cache=${encodeURIComponent(tag)}` : url;
   }
 
-  private async cached(key: string): Promise<Uint8Array | null> {
-    const cache = await this.cachePromise;
-    const hit = await cache?.match(key).catch(() => undefined);
-    return hit ? new Uint8Array(await hit.arrayBuffer()) : null;
+  private warn(kind: CacheWarning['kind'], file: string, message: string): void {
+    if (this.warned.has(kind)) return;
+    this.warned.add(kind);
+    const warning: CacheWarning = { kind, file, message };
+    if (this.options.onCacheWarning) this.options.onCacheWarning(warning);
+    else console.warn(`${this.description}: ${message}`);
   }
 
-  private async remember(key: string, bytes: Uint8Array): Promise<void> {
+  /**
+   * A stored entry, or null to fetch it again: a miss, an entry that fails to read (storage
+   * evicted or corrupted under us), or one whose length is not the length it was stored with
+   * (or, for a byte range, not the range's). A bad entry is deleted so no later load trusts it.
+   */
+  private async cached(file: string, key: string, expectedBytes?: number): Promise<Uint8Array | null> {
     const cache = await this.cachePromise;
-    await cache?.put(key, new Response(bytes.slice(), { status: 200 })).catch(() => undefined);
+    if (!cache) return null;
+    let hit: Response | undefined;
+    try {
+      hit = await cache.match(key);
+    } catch {
+      return null; // the cache cannot be searched: the network it is
+    }
+    if (!hit) return null;
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await hit.arrayBuffer());
+    } catch (e) {
+      await this.forget(cache, key);
+      this.warn('read', file, `a cached copy of ${file} could not be read back (${errorText(e)}); it was deleted and is downloaded again`);
+      return null;
+    }
+    const stored = hit.headers.get(LENGTH_HEADER);
+    const bad =
+      (stored !== null && Number(stored) !== bytes.byteLength) || (expectedBytes !== undefined && bytes.byteLength !== expectedBytes);
+    if (bad) {
+      await this.forget(cache, key);
+      this.warn('read', file, `a cached copy of ${file} was incomplete (${bytes.byteLength} bytes, expected ${expectedBytes ?? stored}); it was deleted and is downloaded again`);
+      return null;
+    }
+    return bytes;
+  }
+
+  private async forget(cache: CacheLike, key: string): Promise<void> {
+    await cache.delete?.(key).catch(() => false);
+  }
+
+  /**
+   * Stores an entry, best effort: a failure (a full quota above all) never fails the read, whose
+   * bytes are already in memory. The entry is deleted in case the failed put left part of it,
+   * writes stop for this source, and the user is told once why the next load downloads again.
+   */
+  private async remember(file: string, key: string, bytes: Uint8Array): Promise<void> {
+    if (!this.cacheWrites) return;
+    const cache = await this.cachePromise;
+    if (!cache) return;
+    try {
+      await cache.put(key, new Response(bytes.slice(), { status: 200, headers: { [LENGTH_HEADER]: String(bytes.byteLength) } }));
+    } catch (e) {
+      this.cacheWrites = false;
+      await this.forget(cache, key);
+      const quota = (e as { name?: unknown } | null)?.name === 'QuotaExceededError';
+      this.warn(
+        quota ? 'quota' : 'write',
+        file,
+        quota
+          ? `model files are no longer being cached: the browser's storage for this site is full (QuotaExceededError storing ${file}). This load goes on from the network; the next load downloads the uncached files again. Free space with "Clear cached model files" or in the browser's site settings.`
+          : `model files are no longer being cached: the browser refused to store ${file} (${errorText(e)}). This load goes on from the network; the next load downloads the uncached files again.`,
+      );
+    }
   }
 
   private async get(file: string, range: { start: number; end: number } | null, options?: ReadOptions): Promise<Response> {
@@ -159,8 +248,9 @@ export class HttpSource implements ModelSource {
     } catch (e) {
       if (e instanceof ModelFileError && /HTTP 404/.test(e.message)) return e;
       if (e instanceof ModelFileError && e.message.includes(NETWORK_ERROR)) {
-        const hit = await this.cached(key); // offline: the version this browser saw last
-        if (hit) return JSON.parse(new TextDecoder().decode(hit)) as FileVersion;
+        const hit = await this.cached(file, key); // offline: the version this browser saw last
+        const seen = hit ? parseVersion(hit) : null;
+        if (seen) return seen;
       }
       throw e;
     }
@@ -173,7 +263,7 @@ export class HttpSource implements ModelSource {
     const etag = response.headers.get('etag') ?? undefined;
     const tag = etag ?? response.headers.get('last-modified');
     const version: FileVersion = { size, validator: tag ? `${tag} ${size}` : `${size}`, etag };
-    await this.remember(key, new TextEncoder().encode(JSON.stringify(version)));
+    await this.remember(file, key, new TextEncoder().encode(JSON.stringify(version)));
     return version;
   }
 
@@ -186,7 +276,7 @@ export class HttpSource implements ModelSource {
     const cap = options?.maxBytes ?? MAX_WHOLE_READ_BYTES;
     if (!range && version.size > cap) throw tooLargeError(file, version.size, cap, url);
     const key = this.cacheKey(file, `${version.validator}|${range ? `bytes=${range.start}-${range.end}` : 'all'}`);
-    const hit = await this.cached(key);
+    const hit = await this.cached(file, key, range ? range.end - range.start : undefined);
     if (hit) {
       options?.onBytes?.(hit.byteLength);
       return hit;
@@ -231,8 +321,24 @@ export class HttpSource implements ModelSource {
     if (range && bytes.byteLength !== range.end - range.start) {
       throw new ModelFileError(file, `short read from ${url}: ${bytes.byteLength} of ${range.end - range.start} bytes`);
     }
-    await this.remember(key, bytes);
+    await this.remember(file, key, bytes);
     return bytes;
+  }
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** A stored version entry, or null when it is not one (then it is fetched again, or the load fails as offline). */
+function parseVersion(bytes: Uint8Array): FileVersion | null {
+  try {
+    const v = JSON.parse(new TextDecoder().decode(bytes)) as Partial<FileVersion> | null;
+    if (!v || !Number.isSafeInteger(v.size) || (v.size as number) < 0 || typeof v.validator !== 'string') return null;
+    if (v.etag !== undefined && typeof v.etag !== 'string') return null;
+    return { size: v.size as number, validator: v.validator, etag: v.etag };
+  } catch {
+    return null;
   }
 }
 

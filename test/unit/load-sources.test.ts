@@ -2,12 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openCheckpoint } from '../../src/load/checkpoint';
 import { NodeDirSource } from '../../src/load/node-dir-source';
 import { encodeSafetensors } from '../../src/load/safetensors';
 import { resolveSource } from '../../src/engine/engine';
-import { FilesSource, hubSource, HttpSource, type CacheLike } from '../../src/load/sources';
+import { FilesSource, hubSource, HttpSource, type CacheLike, type CacheWarning } from '../../src/load/sources';
 import { MemorySource, readText } from '../../src/load/source';
 
 const f32 = (n: number, v: number) => new Uint8Array(new Float32Array(n).fill(v).buffer);
@@ -174,6 +174,127 @@ describe('HTTP sources', () => {
   it('validates Hub model ids and builds resolve URLs', () => {
     expect(() => hubSource('not a model id')).toThrow(/is not a Hugging Face model id/);
     expect(hubSource('llava-hf/llava-1.5-7b-hf', { cache: null }).url('config.json')).toBe('https://huggingface.co/llava-hf/llava-1.5-7b-hf/resolve/main/config.json');
+  });
+});
+
+/**
+ * A cache with the real Cache API's shape (headers kept, delete) whose faults a test sets: puts
+ * that throw after the first `putsOk` (optionally leaving part of the entry behind, as a crash
+ * mid-write could), bodies stored cut short, bodies that fail when read back.
+ */
+class FaultyCache implements CacheLike {
+  readonly entries = new Map<string, { body: Uint8Array; headers: Headers }>();
+  puts = 0;
+  deletes: string[] = [];
+  constructor(
+    private readonly faults: { putsOk?: number; putError?: () => Error; leaveHalf?: boolean; truncate?: boolean; unreadable?: boolean } = {},
+  ) {}
+  async match(key: string) {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (this.faults.unreadable) {
+      const body = new ReadableStream<Uint8Array>({ pull: (c) => c.error(new DOMException('the entry is gone from disk', 'NotReadableError')) });
+      return new Response(body, { headers: e.headers });
+    }
+    return new Response(e.body.slice(), { headers: e.headers });
+  }
+  async put(key: string, response: Response) {
+    const body = new Uint8Array(await response.arrayBuffer());
+    this.puts++;
+    if (this.puts > (this.faults.putsOk ?? Infinity)) {
+      if (this.faults.leaveHalf) this.entries.set(key, { body: body.subarray(0, body.length >> 1), headers: response.headers });
+      throw this.faults.putError?.() ?? new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+    }
+    this.entries.set(key, { body: this.faults.truncate ? body.subarray(0, Math.max(0, body.length - 1)) : body, headers: response.headers });
+  }
+  async delete(key: string) {
+    this.deletes.push(key);
+    return this.entries.delete(key);
+  }
+}
+
+describe('HTTP sources when the Cache API fails', () => {
+  const repo = () => `${base}/repo/resolve/main`;
+  const smallValues = async (s: HttpSource) => [...new Float32Array((await (await openCheckpoint(s)).read('small')).slice().buffer)];
+
+  it('a full quota (put throws QuotaExceededError) does not fail the load: one warning, writes stop, nothing left behind', async () => {
+    honourRange = true;
+    const cache = new FaultyCache({ putsOk: 0, leaveHalf: true });
+    const warnings: CacheWarning[] = [];
+    const source = new HttpSource(repo(), { cache, onCacheWarning: (w) => warnings.push(w) });
+    expect(await smallValues(source)).toEqual([2, 2, 2, 2]);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.kind).toBe('quota');
+    expect(warnings[0]!.message).toMatch(/no longer being cached: the browser's storage for this site is full \(QuotaExceededError storing .+\)\. This load goes on from the network; .*Clear cached model files/);
+    // The first put failed; no further file was copied for a cache that cannot take it.
+    expect(cache.puts).toBe(1);
+    // The part the failed put left was deleted: nothing for the next load to trust.
+    expect(cache.entries.size).toBe(0);
+    expect(cache.deletes).toHaveLength(1);
+    // The next load (a new source on the same cache) downloads and answers the same.
+    hits = [];
+    expect(await smallValues(new HttpSource(repo(), { cache, onCacheWarning: () => undefined }))).toEqual([2, 2, 2, 2]);
+    expect(hits.some((h) => h.bytes > 1)).toBe(true);
+  });
+
+  it('a quota error after some files were stored keeps those (whole and usable) and the load goes on', async () => {
+    const cache = new FaultyCache({ putsOk: 3 });
+    const warnings: CacheWarning[] = [];
+    expect(await smallValues(new HttpSource(repo(), { cache, onCacheWarning: (w) => warnings.push(w) }))).toEqual([2, 2, 2, 2]);
+    expect(warnings.map((w) => w.kind)).toEqual(['quota']);
+    expect(cache.entries.size).toBe(3);
+    expect(await smallValues(new HttpSource(repo(), { cache, onCacheWarning: (w) => warnings.push(w) }))).toEqual([2, 2, 2, 2]);
+  });
+
+  it('any other put error is a "write" warning; without a callback it goes to console.warn once', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    try {
+      const cache = new FaultyCache({ putsOk: 0, putError: () => new TypeError('Request scheme is unsupported') });
+      expect(await smallValues(new HttpSource(repo(), { cache }))).toEqual([2, 2, 2, 2]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/no longer being cached: the browser refused to store .* \(TypeError: Request scheme is unsupported\)/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('an entry that fails to read back is deleted and fetched again', async () => {
+    const good = new FaultyCache();
+    await smallValues(new HttpSource(repo(), { cache: good }));
+    const unreadable = new FaultyCache({ unreadable: true });
+    for (const [k, v] of good.entries) unreadable.entries.set(k, v);
+    const warnings: CacheWarning[] = [];
+    hits = [];
+    expect(await smallValues(new HttpSource(repo(), { cache: unreadable, onCacheWarning: (w) => warnings.push(w) }))).toEqual([2, 2, 2, 2]);
+    expect(warnings.map((w) => w.kind)).toEqual(['read']);
+    expect(warnings[0]!.message).toMatch(/could not be read back \(NotReadableError: the entry is gone from disk\); it was deleted and is downloaded again/);
+    expect(unreadable.deletes.length).toBeGreaterThan(0);
+    expect(hits.some((h) => h.bytes > 1)).toBe(true);
+  });
+
+  it('an entry stored cut short (its length is not the length it was stored with) is deleted and fetched again', async () => {
+    const cache = new FaultyCache({ truncate: true });
+    const first = new HttpSource(repo(), { cache });
+    expect(await smallValues(first)).toEqual([2, 2, 2, 2]);
+    const stored = cache.entries.size;
+    expect(stored).toBeGreaterThan(0);
+    const warnings: CacheWarning[] = [];
+    hits = [];
+    expect(await smallValues(new HttpSource(repo(), { cache, onCacheWarning: (w) => warnings.push(w) }))).toEqual([2, 2, 2, 2]);
+    expect(warnings.map((w) => w.kind)).toEqual(['read']);
+    expect(warnings[0]!.message).toMatch(/was incomplete \(\d+ bytes, expected \d+\)/);
+    expect(cache.deletes.length).toBeGreaterThan(0);
+    expect(hits.some((h) => h.bytes > 1)).toBe(true);
+  });
+
+  it('offline, a corrupt stored version is not trusted: the load fails as offline, not with a JSON error', async () => {
+    const cache = new FaultyCache();
+    await smallValues(new HttpSource(repo(), { cache }));
+    for (const [k, e] of cache.entries) if (k.includes('fitprune-cache=version')) cache.entries.set(k, { body: new TextEncoder().encode('{"size":'), headers: new Headers() });
+    const offline: typeof fetch = async () => {
+      throw new TypeError('Failed to fetch');
+    };
+    await expect(openCheckpoint(new HttpSource(repo(), { cache, fetch: offline }))).rejects.toThrow(/network error fetching http:.*Failed to fetch/);
   });
 });
 
