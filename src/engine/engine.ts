@@ -1,12 +1,13 @@
 import type { GpuContext, AdapterSummary } from '../gpu/context';
 import { acquireGpu, type AcquireOptions } from '../gpu/device';
+import { DeviceLostError } from '../gpu/errors';
 import type { Tensor } from '../gpu/tensor';
 import type { LoadProgress } from '../load/progress';
 import type { ModelSource } from '../load/source';
 import { MemorySource } from '../load/source';
 import { openSource } from '../load/open';
 import { readJson } from '../load/source';
-import type { ModelInfo, VisionLanguageModel, VisualGrid } from '../models/family';
+import { ModelLoadError, type ModelFamily, type ModelInfo, type VisionLanguageModel, type VisualGrid } from '../models/family';
 import type { DecoderHooks } from '../models/hooks';
 import { ops } from '../models/ops';
 import { FAMILIES, familyFor } from '../models/registry';
@@ -106,28 +107,68 @@ export class EngineError extends Error {
   override readonly name = 'EngineError';
 }
 
+export interface LoadOptions {
+  signal?: AbortSignal;
+  /** Load progress; also called again when the engine reloads the model after a device loss. */
+  onProgress?: (p: LoadProgress) => void;
+}
+
 const now = () => performance.now();
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+
+/** GPU memory for cached image features (a few LLaVA-1.5 images, hundreds of demo-model ones). */
+const IMAGE_CACHE_BYTES = 64 * 1024 * 1024;
+
+/** Where the loaded model came from: what a reload on a new device reads again. */
+interface LoadedFrom {
+  source: ModelSource;
+  onProgress?: (p: LoadProgress) => void;
+}
 
 /**
  * The public API: load a model, generate answers, report what the GPU and the model are.
  * Runs the same in Node and in a Web Worker (workers/engine.worker.ts exposes it via comlink).
- * Requests run one at a time; a failed load leaves the previous model usable.
+ *
+ * Requests (load, generate, warmup) run one at a time. A failed or aborted load leaves the
+ * previous model usable: nothing is uploaded before the checks inspect() reports (largest
+ * tensor against the adapter's maxBufferSize), the upload runs in an out-of-memory error
+ * scope, and every buffer a failed load created is freed before it rejects.
+ *
+ * Device loss (driver reset, a background tab, device.destroy()): the request that was running
+ * rejects with a DeviceLostError saying so; the engine keeps the AcquireOptions it was created
+ * with and the source of the loaded model (with its onProgress callback), and before the next
+ * request it acquires a new device the same way and reloads that model from the same source
+ * (progress events again), so the caller only retries; `ctx` is the new device's context from
+ * then on. A loss noticed between requests costs no error at all. If the new device or the
+ * reload fails, that request rejects and the next one tries again.
  */
-/** GPU memory for cached image features (a few LLaVA-1.5 images, hundreds of demo-model ones). */
-const IMAGE_CACHE_BYTES = 64 * 1024 * 1024;
-
 export class Engine {
+  private gpu: GpuContext;
   private model: VisionLanguageModel | null = null;
   private preprocessorInstance: Preprocessor | null = null;
   private sourceName = '';
   private busy: Promise<unknown> = Promise.resolve();
   /** Features of recently seen images for the loaded model (see image-cache.ts). */
   private readonly imageFeatures = new ImageFeatureCache(IMAGE_CACHE_BYTES);
+  private loadedFrom: LoadedFrom | null = null;
+  /** The device holding the model was lost: load `loadedFrom` on the new device before the next request. */
+  private reloadPending = false;
+  private disposed = false;
 
-  private constructor(readonly ctx: GpuContext) {}
+  private constructor(
+    ctx: GpuContext,
+    private readonly acquireOptions: AcquireOptions,
+  ) {
+    this.gpu = ctx;
+  }
 
   static async create(options: AcquireOptions = {}): Promise<Engine> {
-    return new Engine(await acquireGpu(options));
+    return new Engine(await acquireGpu(options), { ...options });
+  }
+
+  /** The current device's context: a new one after a device loss (read it per use, do not keep it). */
+  get ctx(): GpuContext {
+    return this.gpu;
   }
 
   get adapter(): AdapterSummary {
@@ -154,7 +195,11 @@ export class Engine {
   async inspect(ref: ModelRef, options: { signal?: AbortSignal } = {}): Promise<ModelInspection> {
     const source = await resolveSource(ref);
     const config = (await readJson(source, 'config.json', options)) as Record<string, unknown>;
-    const family = familyFor(config);
+    return this.inspectWith(source, config, familyFor(config), options);
+  }
+
+  /** inspect() once config.json is read: Engine.load runs it too, before uploading anything. */
+  private async inspectWith(source: ModelSource, config: Record<string, unknown>, family: ModelFamily, options: { signal?: AbortSignal }): Promise<ModelInspection> {
     const checkpoint = await openCheckpoint(source, options);
     const plan = family.weightPlan(config, checkpoint.tensors.keys());
     checkpoint.require(plan.keys());
@@ -166,10 +211,11 @@ export class Engine {
       downloadBytes += t.end - t.begin;
     }
     const maxBufferSize = this.ctx.adapter.limits.maxBufferSize;
-    const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+    // One tensor is one buffer (the matmul kernels split a weight over several storage bindings,
+    // never over several buffers), so the largest tensor decides; the total is for the advice.
     const refusal =
       largest.bytes > maxBufferSize
-        ? `its largest tensor (${largest.name}, ${mib(largest.bytes)} as stored on the GPU) is over this adapter's largest buffer (${mib(maxBufferSize)}); the weights total ${mib(bytes)}`
+        ? `its largest tensor (${largest.name}, ${mib(largest.bytes)} as stored on the GPU) is over this adapter's largest buffer (maxBufferSize ${mib(maxBufferSize)}); the weights total ${mib(bytes)}. Pick a smaller model (fewer parameters or a smaller vocabulary), or use a browser and GPU whose maxBufferSize is larger`
         : null;
     return { source: source.description, family: family.name, modelType: String(config['model_type']), gpuBytes: bytes, downloadBytes, largestTensor: largest, maxBufferSize, refusal };
   }
@@ -179,22 +225,56 @@ export class Engine {
     return FAMILIES.map((f) => ({ name: f.name, examples: [...f.examples] }));
   }
 
-  /** Loads a model; the previous one stays in place until the new one is fully loaded. */
-  load(ref: ModelRef, options: { signal?: AbortSignal; onProgress?: (p: LoadProgress) => void } = {}): Promise<ModelInfo> {
-    return this.exclusive(async () => {
-      const source = await resolveSource(ref);
-      const config = await readJson(source, 'config.json', { signal: options.signal });
-      const family = familyFor(config); // an unknown model_type is refused before anything else is read
-      const preprocessor = await loadPreprocessor(source, { signal: options.signal });
-      const model = await family.load(this.ctx, source, config as Record<string, unknown>, options);
-      this.imageFeatures.clear();
-      this.model?.dispose();
-      this.model = model;
-      this.preprocessorInstance = preprocessor;
-      this.sourceName = source.description;
-      this.ctx.pool.trim();
-      return this.info().model!;
-    });
+  /**
+   * Loads a model; the previous one stays in place until the new one is fully loaded and
+   * checked. The source and `onProgress` are remembered for a reload after a device loss.
+   */
+  load(ref: ModelRef, options: LoadOptions = {}): Promise<ModelInfo> {
+    return this.exclusive(
+      async () => {
+        const source = await resolveSource(ref);
+        await this.install(source, options);
+        this.loadedFrom = { source, onProgress: options.onProgress };
+        this.reloadPending = false;
+        return this.info().model!;
+      },
+      { what: 'the load', signal: options.signal, reloadModel: false },
+    );
+  }
+
+  /**
+   * Loads the model at `source` on the current device and makes it the engine's model, or
+   * throws with the previous model untouched and every buffer this load created freed.
+   */
+  private async install(source: ModelSource, options: LoadOptions): Promise<void> {
+    const ctx = this.gpu;
+    const signal = options.signal;
+    const config = (await readJson(source, 'config.json', { signal })) as Record<string, unknown>;
+    const family = familyFor(config); // an unknown model_type is refused before anything else is read
+    const preprocessor = await loadPreprocessor(source, { signal });
+    // The check inspect() reports, before a weight byte is read or a buffer created.
+    const plan = await this.inspectWith(source, config, family, { signal });
+    if (plan.refusal) throw new ModelLoadError(`${source.description} cannot be loaded on this adapter: ${plan.refusal}`);
+    const mark = ctx.pool.mark();
+    let model: VisionLanguageModel | null = null;
+    try {
+      model = await ctx.outOfMemoryScope(`loading ${source.description} (${mib(plan.gpuBytes)} of weights)`, () => family.load(ctx, source, config, options));
+      checkEosIds(preprocessor, model, source.description);
+    } catch (e) {
+      model?.dispose();
+      // Whatever the failed load still holds (weights uploaded before an out-of-memory error
+      // or a refusal, a half-built decoder's tables) is unreachable now: free it all.
+      ctx.pool.destroyLiveSince(mark);
+      if (!ctx.isLost) ctx.flush();
+      ctx.pool.trim();
+      throw e;
+    }
+    this.imageFeatures.clear();
+    this.model?.dispose();
+    this.model = model;
+    this.preprocessorInstance = preprocessor;
+    this.sourceName = source.description;
+    ctx.pool.trim();
   }
 
   /**
@@ -216,7 +296,7 @@ export class Engine {
   }
 
   generate(request: GenerateRequest, onToken?: (e: TokenEvent) => void): Promise<GenerateResult> {
-    return this.exclusive(() => this.run(request, onToken));
+    return this.exclusive(() => this.run(request, onToken), { what: 'the request', signal: request?.signal, reloadModel: true });
   }
 
   private async run(request: GenerateRequest, onToken?: (e: TokenEvent) => void): Promise<GenerateResult> {
@@ -392,17 +472,79 @@ export class Engine {
   }
 
   dispose(): void {
+    this.disposed = true;
     this.imageFeatures.clear();
     this.model?.dispose();
     this.model = null;
-    this.ctx.destroy();
+    this.loadedFrom = null;
+    this.gpu.destroy();
   }
 
-  /** Runs tasks one at a time; a failure does not poison the queue. */
-  private exclusive<T>(task: () => Promise<T>): Promise<T> {
-    const run = this.busy.then(task, task);
+  /**
+   * Runs tasks one at a time; a failure does not poison the queue. Before each task, a lost
+   * device is replaced (and, for requests, the model reloaded); a task that fails because the
+   * device was lost under it rejects with a DeviceLostError that says what happens next.
+   */
+  private exclusive<T>(task: () => Promise<T>, o: { what: string; signal?: AbortSignal; reloadModel: boolean }): Promise<T> {
+    const guarded = async (): Promise<T> => {
+      if (this.disposed) throw new EngineError('this engine was disposed: create a new one');
+      await this.recover(o);
+      try {
+        return await task();
+      } catch (e) {
+        throw await this.explainFailure(e, o.what);
+      }
+    };
+    const run = this.busy.then(guarded, guarded);
     this.busy = run.catch(() => undefined);
     return run;
+  }
+
+  /** A new device after a loss, and the model on it again when the task needs one. */
+  private async recover(o: { signal?: AbortSignal; reloadModel: boolean }): Promise<void> {
+    if (this.gpu.isLost) {
+      this.imageFeatures.clear(); // features of the dead device
+      if (this.loadedFrom) this.reloadPending = true;
+      // Throws GpuUnavailableError when no device can be had now; the lost one stays, so the
+      // next task tries again.
+      this.gpu = await acquireGpu(this.acquireOptions);
+    }
+    if (!this.reloadPending || !o.reloadModel || !this.loadedFrom) return;
+    const from = this.loadedFrom;
+    try {
+      await this.install(from.source, { signal: o.signal, onProgress: from.onProgress });
+    } catch (e) {
+      if (o.signal?.aborted || e instanceof DeviceLostError) throw e;
+      throw new EngineError(`the GPU device was lost earlier, and reloading ${from.source.description} on the new device failed (${e instanceof Error ? e.message : String(e)}); the next request tries again`);
+    }
+    this.reloadPending = false;
+  }
+
+  /** `e` itself, or a DeviceLostError when the device went away during the task. */
+  private async explainFailure(e: unknown, what: string): Promise<unknown> {
+    const ctx = this.gpu;
+    // The lost promise settles a moment after the failing call: give it one task turn.
+    if (!ctx.isLost) await Promise.race([ctx.lost, new Promise((r) => setTimeout(r, 0))]);
+    if (!ctx.isLost) return e;
+    if (this.loadedFrom) this.reloadPending = true;
+    const lost = await ctx.lost;
+    const next = this.loadedFrom
+      ? `the engine acquires a new GPU device and reloads ${this.loadedFrom.source.description} before its next request: retry it`
+      : 'the engine acquires a new GPU device before its next request: retry it';
+    return new DeviceLostError(lost.reason, lost.deviceMessage, `${what} did not complete (${e instanceof Error ? e.message || e.name : String(e)}); ${next}`);
+  }
+}
+
+/**
+ * Refuses end-of-sequence ids the model cannot produce: the lm_head has vocabSize rows, so an
+ * id at or past it is never sampled and generation would never stop at EOS.
+ */
+function checkEosIds(pre: Preprocessor, model: VisionLanguageModel, where: string): void {
+  const bad = pre.eosTokenIds.filter((id) => id >= model.vocabSize);
+  if (bad.length > 0) {
+    throw new ModelLoadError(
+      `${where}: eos_token_id ${bad.join(', ')} (generation_config.json, else the tokenizer's eos_token) is not below the model's vocab size ${model.vocabSize} (config.json vocab_size): the model can never produce it, so generation would never stop at EOS; fix eos_token_id in generation_config.json`,
+    );
   }
 }
 

@@ -1,6 +1,6 @@
-import { DeviceLostError, KernelInputError } from './errors';
+import { DeviceLostError, GpuOutOfMemoryError, KernelInputError } from './errors';
 import { PipelineCache } from './pipelines';
-import { BufferPool } from './pool';
+import { BufferPool, type PoolStats } from './pool';
 import { Profiler, type ProfilerMode } from './profiler';
 import type { Defines } from './shader-defines';
 import { BYTES_PER_ELEMENT, elementCount, formatShape, storageBytes, Tensor, type DType } from './tensor';
@@ -81,11 +81,15 @@ export class GpuContext {
   private profilerReads: Promise<void>[] = [];
   /** Largest byte range bound to one storage binding (the device limit unless lowered for tests). */
   readonly maxBindingBytes: number;
+  /** Largest buffer a tensor may have (the device's maxBufferSize unless lowered for tests). */
+  readonly maxBufferBytes: number;
+  /** Resolves when the device is lost (never rejects); `isLost` is true from then on. */
+  readonly lost: Promise<DeviceLostError>;
 
   constructor(
     readonly device: GPUDevice,
     readonly adapter: AdapterSummary,
-    options: { maxBindingBytes?: number } = {},
+    options: { maxBindingBytes?: number; maxBufferBytes?: number } = {},
   ) {
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(device);
@@ -93,8 +97,10 @@ export class GpuContext {
       device.limits.maxStorageBufferBindingSize,
       options.maxBindingBytes ?? Number.POSITIVE_INFINITY,
     );
-    void device.lost.then((info) => {
+    this.maxBufferBytes = Math.min(device.limits.maxBufferSize, options.maxBufferBytes ?? Number.POSITIVE_INFINITY);
+    this.lost = device.lost.then((info) => {
       this.lostError = new DeviceLostError(info.reason, info.message);
+      return this.lostError;
     });
     device.addEventListener('uncapturederror', (event) => {
       const e = (event as GPUUncapturedErrorEvent).error;
@@ -116,6 +122,46 @@ export class GpuContext {
     if (this.lostError) throw this.lostError;
   }
 
+  /**
+   * The pool's bytes: handed out (live), released but not yet reusable (pending), and cached
+   * for reuse (free). A leak shows as live bytes that grow from one request to the next.
+   */
+  get memory(): PoolStats {
+    return this.pool.stats;
+  }
+
+  /**
+   * Runs `task` inside an 'out-of-memory' error scope: WebGPU reports a failed allocation there
+   * (createBuffer returns an unusable buffer rather than throwing), so without it a load could
+   * "succeed" with weights that are not on the GPU. Throws GpuOutOfMemoryError after the task
+   * when the scope caught one, also when the task itself failed (the allocation is the cause).
+   * The caller frees what the task allocated. Do not nest with other scopes across awaits of
+   * unrelated GPU work: scopes are per device, not per call chain (the Engine runs one task at
+   * a time).
+   */
+  async outOfMemoryScope<T>(what: string, task: () => Promise<T>): Promise<T> {
+    this.device.pushErrorScope('out-of-memory');
+    let result: { ok: true; value: T } | { ok: false; error: unknown };
+    try {
+      result = { ok: true, value: await task() };
+    } catch (error) {
+      result = { ok: false, error };
+    }
+    let oom: GPUError | null = null;
+    try {
+      oom = await this.device.popErrorScope();
+    } catch {
+      oom = null; // a lost device has no scopes left to pop; the loss is reported instead
+    }
+    if (oom) {
+      throw new GpuOutOfMemoryError(
+        `the GPU ran out of memory while ${what} (${oom.message || 'no detail'}): close other tabs or applications that use the GPU, or pick a smaller model`,
+      );
+    }
+    if (!result.ok) throw result.error;
+    return result.value;
+  }
+
   /** Throws if WebGPU reported validation errors since the last call (tests and debugging). */
   assertNoErrors(): void {
     if (this.uncapturedErrors.length > 0) {
@@ -130,10 +176,10 @@ export class GpuContext {
   empty(shape: readonly number[], dtype: DType, label = ''): Tensor {
     this.assertAlive();
     const bytes = storageBytes(elementCount(shape), dtype);
-    if (bytes > this.device.limits.maxBufferSize) {
+    if (bytes > this.maxBufferBytes) {
       throw new KernelInputError(
         'alloc',
-        `${label || 'tensor'}${formatShape(shape)} ${dtype} needs ${bytes} bytes, over maxBufferSize ${this.device.limits.maxBufferSize}`,
+        `${label || 'tensor'}${formatShape(shape)} ${dtype} needs ${bytes} bytes, over maxBufferSize ${this.maxBufferBytes}`,
       );
     }
     return new Tensor(this, this.pool.acquire(bytes, storageUsage(), label), shape, dtype, label);

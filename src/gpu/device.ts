@@ -9,6 +9,11 @@ export interface AcquireOptions {
   disableFeatures?: readonly ('shader-f16' | 'subgroups' | 'timestamp-query')[];
   /** Lower the storage-binding limit the kernels plan for (tests of weight splitting). */
   maxBindingBytes?: number;
+  /**
+   * Lower the largest buffer the engine plans for (adapter.limits.maxBufferSize reports it):
+   * tests of the "model too large for this adapter" refusal without a multi-GiB tensor.
+   */
+  maxBufferSize?: number;
 }
 
 const OPTIONAL_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
@@ -72,7 +77,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
     isFallbackAdapter: Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter),
     features,
     limits: {
-      maxBufferSize: device.limits.maxBufferSize,
+      maxBufferSize: Math.min(device.limits.maxBufferSize, options.maxBufferSize ?? Number.POSITIVE_INFINITY),
       maxStorageBufferBindingSize: device.limits.maxStorageBufferBindingSize,
       maxComputeWorkgroupStorageSize: device.limits.maxComputeWorkgroupStorageSize,
       maxComputeInvocationsPerWorkgroup: device.limits.maxComputeInvocationsPerWorkgroup,
@@ -80,7 +85,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<GpuConte
       maxStorageBuffersPerShaderStage: device.limits.maxStorageBuffersPerShaderStage,
     },
   };
-  return new GpuContext(device, summary, { maxBindingBytes: options.maxBindingBytes });
+  return new GpuContext(device, summary, { maxBindingBytes: options.maxBindingBytes, maxBufferBytes: options.maxBufferSize });
 }
 
 /** A one-line description for logs and benchmark headers. */

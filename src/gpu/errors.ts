@@ -7,17 +7,28 @@ export class GpuUnavailableError extends Error {
 
 /**
  * The device was lost (driver reset, tab backgrounded too long, out of memory, or destroy()).
- * Every tensor and pipeline of the old device is gone: the caller must acquire a new device
- * and reload. `reason` is WebGPU's GPUDeviceLostReason ('destroyed' or 'unknown').
+ * Every tensor and pipeline of the old device is gone. The Engine recovers by itself: its next
+ * request acquires a new device and reloads the model (see Engine); code holding a bare
+ * GpuContext must acquire a new one. `reason` is WebGPU's GPUDeviceLostReason ('destroyed'
+ * or 'unknown'); `detail`, when given, says what the caller does about it.
  */
 export class DeviceLostError extends Error {
   override readonly name = 'DeviceLostError';
   constructor(
     readonly reason: string,
-    message: string,
+    readonly deviceMessage: string,
+    detail?: string,
   ) {
-    super(`WebGPU device lost (${reason}): ${message || 'no message'}`);
+    super(`WebGPU device lost (${reason}): ${deviceMessage || 'no message'}${detail ? `. ${detail}` : ''}`);
   }
+}
+
+/**
+ * WebGPU could not allocate a buffer (GPUOutOfMemoryError in an error scope). Whatever the
+ * failed operation had allocated is freed before this is thrown.
+ */
+export class GpuOutOfMemoryError extends Error {
+  override readonly name = 'GpuOutOfMemoryError';
 }
 
 /**

@@ -6,12 +6,38 @@
  * can serve a slightly smaller request. A released buffer is not reused until the commands
  * recorded so far have been submitted: otherwise a queue.writeBuffer from its next owner could
  * land before earlier, still unsubmitted, reads of it.
+ *
+ * Every buffer the pool created is tracked with its state (live: handed out; pending: released,
+ * waiting for a submit; free: reusable), so `stats` can say how many bytes are in use and
+ * cached (the long-run leak test samples it), and a failed model load can destroy exactly the
+ * buffers it created and never handed back (`mark` / `destroyLiveSince`).
  */
+type BufferState = 'live' | 'pending' | 'free';
+
+interface Owned {
+  serial: number;
+  state: BufferState;
+}
+
+export interface PoolStats {
+  /** Buffers the pool created and has not destroyed (live, pending and free). */
+  liveBuffers: number;
+  /** Bytes of buffers handed out and not released (tensors, caches, weights). */
+  liveBytes: number;
+  /** Bytes released but not reusable until the next submit. */
+  pendingBytes: number;
+  /** Bytes of free buffers kept for reuse. */
+  freeBytes: number;
+}
+
 export class BufferPool {
   private readonly free = new Map<string, GPUBuffer[]>();
   private readonly pendingRelease: GPUBuffer[] = [];
-  private readonly owned = new Set<GPUBuffer>();
+  private readonly owned = new Map<GPUBuffer, Owned>();
   private freeBytes = 0;
+  private liveBytes = 0;
+  private pendingBytes = 0;
+  private nextSerial = 0;
 
   constructor(
     private readonly device: GPUDevice,
@@ -34,25 +60,35 @@ export class BufferPool {
     const reused = list?.pop();
     if (reused) {
       this.freeBytes -= size;
+      this.liveBytes += size;
+      this.owned.get(reused)!.state = 'live';
       return reused;
     }
     const buffer = this.device.createBuffer({ size, usage, label });
-    this.owned.add(buffer);
+    this.owned.set(buffer, { serial: this.nextSerial++, state: 'live' });
+    this.liveBytes += buffer.size;
     return buffer;
   }
 
   /** Give a buffer back. It becomes reusable after the next submit (see class comment). */
   release(buffer: GPUBuffer): void {
-    if (!this.owned.has(buffer)) {
-      buffer.destroy();
+    const entry = this.owned.get(buffer);
+    if (!entry || entry.state !== 'live') {
+      // Not ours (or already destroyed by destroyLiveSince): destroy it, never reuse it. A
+      // second release of one buffer is ignored rather than queued twice.
+      if (!entry) buffer.destroy();
       return;
     }
+    entry.state = 'pending';
+    this.liveBytes -= buffer.size;
+    this.pendingBytes += buffer.size;
     this.pendingRelease.push(buffer);
   }
 
   /** Called by the context right after it submits recorded commands. */
   onSubmitted(): void {
     for (const buffer of this.pendingRelease.splice(0)) {
+      this.pendingBytes -= buffer.size;
       if (this.freeBytes + buffer.size > this.maxFreeBytes) {
         this.owned.delete(buffer);
         buffer.destroy();
@@ -62,6 +98,7 @@ export class BufferPool {
       let list = this.free.get(key);
       if (!list) this.free.set(key, (list = []));
       list.push(buffer);
+      this.owned.get(buffer)!.state = 'free';
       this.freeBytes += buffer.size;
     }
   }
@@ -78,7 +115,30 @@ export class BufferPool {
     this.freeBytes = 0;
   }
 
-  get stats(): { freeBytes: number; liveBuffers: number } {
-    return { freeBytes: this.freeBytes, liveBuffers: this.owned.size };
+  /** A point in the pool's history: buffers created after it have a serial ≥ the mark. */
+  mark(): number {
+    return this.nextSerial;
+  }
+
+  /**
+   * Destroys the buffers created since `mark` that are still handed out, and returns how many
+   * bytes that freed. For a failed load: whatever it allocated and did not give back is
+   * unreachable (the half-built model is dropped), so it must not stay on the GPU. Tensors
+   * that still point at such a buffer release it later as a no-op.
+   */
+  destroyLiveSince(mark: number): number {
+    let bytes = 0;
+    for (const [buffer, entry] of [...this.owned]) {
+      if (entry.serial < mark || entry.state !== 'live') continue;
+      this.owned.delete(buffer);
+      this.liveBytes -= buffer.size;
+      bytes += buffer.size;
+      buffer.destroy();
+    }
+    return bytes;
+  }
+
+  get stats(): PoolStats {
+    return { liveBuffers: this.owned.size, liveBytes: this.liveBytes, pendingBytes: this.pendingBytes, freeBytes: this.freeBytes };
   }
 }
