@@ -26,16 +26,122 @@ export interface Sample {
   questions: { question: string; answer: string }[];
 }
 
-async function fetchOk(url: string, signal?: AbortSignal): Promise<Response> {
+const MiB = 1024 * 1024;
+/** Cap of a data set's JSONL: the shipped ones are 8 and 44 KB; 32 MiB is a few hundred thousand lines. */
+export const MAX_JSONL_BYTES = 32 * MiB;
+/** Cap of samples.json (4 KB shipped): a list of a few images and their questions. */
+export const MAX_SAMPLES_JSON_BYTES = 1 * MiB;
+/**
+ * Cap of one image file of a data set or sample. The preprocessor takes images up to 8192² px
+ * (MAX_INPUT_PIXELS); a photo that size is a few tens of MB as PNG or JPEG.
+ */
+export const MAX_IMAGE_FILE_BYTES = 64 * MiB;
+
+/** "32 MiB" / "900 bytes". */
+function fmtCap(n: number): string {
+  return n >= MiB ? `${Number((n / MiB).toFixed(1))} MiB` : n >= 1024 ? `${Number((n / 1024).toFixed(1))} KiB` : `${n} bytes`;
+}
+
+export interface PageFetchOptions {
+  signal?: AbortSignal;
+  /** Default: globalThis.fetch (a test passes a stub). */
+  fetch?: typeof fetch;
+}
+
+interface CappedFetch extends PageFetchOptions {
+  /** What the file is, for errors ("eval.jsonl", "eval.jsonl item 3 image eval/x.png"). */
+  name: string;
+  /** The most bytes read; a file over it is refused, its download stopped at the cap. */
+  cap: number;
+  /** Why the URL a response finally came from (after redirects) may not be used, or null. */
+  problem: (landed: URL) => string | null;
+}
+
+/**
+ * Fetches one file of the page's own data with a byte cap: refused by its Content-Length when
+ * that is over the cap, and the body is read only up to the cap (then the download is
+ * cancelled), so a server that lies about the size or streams without end is not buffered. The
+ * final URL after redirects is held to `problem` (the caller's origin and folder rule), and a
+ * server's HTML page where a data file should be (a single-page-app fallback) is a not-found.
+ */
+export async function fetchCapped(url: string, o: CappedFetch): Promise<{ bytes: Uint8Array<ArrayBuffer>; type: string }> {
+  const fetchFn = o.fetch ?? ((input, init) => fetch(input, init));
   let r: Response;
   try {
-    r = await fetch(url, { signal });
+    r = await fetchFn(url, { signal: o.signal, credentials: 'same-origin' });
   } catch (e) {
-    signal?.throwIfAborted();
-    throw new Error(`could not fetch ${url}: ${e instanceof Error ? e.message : String(e)}`);
+    o.signal?.throwIfAborted();
+    throw new Error(`${o.name}: could not fetch ${url}: ${e instanceof Error ? e.message : String(e)}`);
   }
-  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} ${r.statusText}`);
-  return r;
+  const cancel = () => r.body?.cancel().catch(() => undefined);
+  if (r.url && r.url !== url) {
+    const problem = o.problem(new URL(r.url));
+    if (problem) {
+      await cancel();
+      throw new DatasetError(`${o.name}: ${url} redirected to ${r.url}, which is refused: ${problem}`);
+    }
+  }
+  if (!r.ok) {
+    await cancel();
+    throw new Error(`${o.name}: ${url}: HTTP ${r.status} ${r.statusText}`);
+  }
+  const type = r.headers.get('content-type') ?? '';
+  if (type.startsWith('text/html') && !/\.html?$/i.test(new URL(url).pathname)) {
+    await cancel();
+    throw new Error(`${o.name}: not found at ${url} (the server answered with an HTML page)`);
+  }
+  const tooLarge = (what: string) => new DatasetError(`${o.name}: ${url} ${what}, over the ${fmtCap(o.cap)} limit for this file; it is refused, not downloaded`);
+  // The exact count when rounding would show the size as the cap itself.
+  const size = (n: number) => (fmtCap(n) === fmtCap(o.cap) ? `${n} bytes` : fmtCap(n));
+  const length = Number(r.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(length) && length > o.cap) {
+    await cancel();
+    throw tooLarge(`is ${size(length)}`);
+  }
+  if (!r.body) {
+    const bytes = new Uint8Array(await r.arrayBuffer());
+    if (bytes.byteLength > o.cap) throw tooLarge(`is ${size(bytes.byteLength)}`);
+    return { bytes, type };
+  }
+  const reader = r.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > o.cap) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(`sent more than ${fmtCap(o.cap)}`);
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    o.signal?.throwIfAborted();
+    if (e instanceof DatasetError) throw e;
+    throw new Error(`${o.name}: download of ${url} interrupted: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    bytes.set(c, at);
+    at += c.byteLength;
+  }
+  return { bytes, type };
+}
+
+/** The folder of a URL ("https://h/data/shapes/" for ".../shapes/eval.jsonl"). */
+function folderOf(url: URL): string {
+  return url.pathname.slice(0, url.pathname.lastIndexOf('/') + 1);
+}
+
+/** Why `landed` is not inside `list`'s folder on its origin, or null. */
+function outsideFolder(landed: URL, list: URL): string | null {
+  const folder = folderOf(list);
+  if (landed.origin !== list.origin) return `it is on ${landed.origin}, not the data set's origin ${list.origin}`;
+  if (!landed.pathname.startsWith(folder)) return `it is outside the data set's folder ${list.origin}${folder}`;
+  return null;
 }
 
 /**
@@ -57,17 +163,44 @@ export function datasetImageUrl(image: string, listUrl: string, where: string): 
 }
 
 export async function loadSamples(): Promise<Sample[]> {
-  const base = publicUrl(DATA_PATH);
-  const raw: unknown = await (await fetchOk(new URL(EMBEDDED_MODEL.data.samples, base).href)).json();
-  if (!Array.isArray(raw)) throw new Error('samples.json must be a list');
+  return loadSamplesFrom(new URL(EMBEDDED_MODEL.data.samples, publicUrl(DATA_PATH)).href);
+}
+
+/** samples.json at `url` (capped, confined to its folder), each sample's image URL checked like a data set's. */
+export async function loadSamplesFrom(url: string, o: PageFetchOptions = {}): Promise<Sample[]> {
+  const name = EMBEDDED_MODEL.data.samples;
+  const list = new URL(url);
+  const { bytes } = await fetchCapped(url, { ...o, name, cap: MAX_SAMPLES_JSON_BYTES, problem: (landed) => outsideFolder(landed, list) });
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new DatasetError(`${name}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!Array.isArray(raw)) throw new DatasetError(`${name} must be a list`);
   return raw.flatMap((s: unknown) => {
     const o = s as { image?: unknown; questions?: unknown };
     if (typeof o?.image !== 'string' || !Array.isArray(o.questions)) return [];
     const questions = (o.questions as { question?: unknown; answer?: unknown }[])
       .filter((q) => typeof q?.question === 'string')
       .map((q) => ({ question: String(q.question), answer: typeof q.answer === 'string' ? q.answer : '' }));
-    return [{ image: o.image, url: datasetImageUrl(o.image, new URL(EMBEDDED_MODEL.data.samples, base).href, EMBEDDED_MODEL.data.samples), questions }];
+    return [{ image: o.image, url: datasetImageUrl(o.image, url, name), questions }];
   });
+}
+
+/**
+ * A sample's image as a blob, capped like a data set's images and held to the samples' folder
+ * (its URL came from datasetImageUrl; a redirect must stay there too).
+ */
+export async function fetchSampleImage(sample: Pick<Sample, 'image' | 'url'>, o: PageFetchOptions & { listUrl?: string } = {}): Promise<Blob> {
+  const list = new URL(o.listUrl ?? sample.url);
+  const { bytes, type } = await fetchCapped(sample.url, {
+    ...o,
+    name: `sample image ${sample.image}`,
+    cap: MAX_IMAGE_FILE_BYTES,
+    problem: (landed) => outsideFolder(landed, list),
+  });
+  return new Blob([bytes], { type });
 }
 
 export const SHIPPED_CALIB = `${DATA_PATH}${EMBEDDED_MODEL.data.calib}`;
@@ -76,13 +209,48 @@ export const SHIPPED_EVAL = `${DATA_PATH}${EMBEDDED_MODEL.data.eval}`;
 /** The first `limit` items of a JSONL served by this page, images fetched relative to it. */
 export async function loadUrlDataset(path: string, limit: number, signal?: AbortSignal): Promise<LoadedItem[]> {
   const url = publicUrl(path);
-  const items = parseJsonl(await (await fetchOk(url, signal)).text(), path).slice(0, limit);
-  return Promise.all(
-    items.map(async (it, i) => {
-      const imageUrl = datasetImageUrl(it.image, url, `${path} item ${i + 1}`);
-      return { ...it, path: it.image, image: await (await fetchOk(imageUrl, signal)).blob() };
-    }),
-  );
+  // publicUrl follows Vite's base, which could name another host: the page's data is its own.
+  if (new URL(url).origin !== location.origin) throw new DatasetError(`${path}: ${url} is not on this page's origin ${location.origin}`);
+  return loadDatasetFrom(url, limit, { signal });
+}
+
+/**
+ * The first `limit` items of the JSONL at `url` with their images: the JSONL capped at
+ * MAX_JSONL_BYTES and each image at MAX_IMAGE_FILE_BYTES; every image URL (and where any
+ * redirect lands) inside the JSONL's folder on its origin. The first failure cancels the
+ * image downloads still running.
+ */
+export async function loadDatasetFrom(url: string, limit: number, o: PageFetchOptions = {}): Promise<LoadedItem[]> {
+  const list = new URL(url);
+  const name = list.pathname.split('/').pop() || url;
+  const { bytes } = await fetchCapped(url, { ...o, name, cap: MAX_JSONL_BYTES, problem: (landed) => outsideFolder(landed, list) });
+  const items = parseJsonl(new TextDecoder().decode(bytes), name).slice(0, limit);
+  const imageUrls = items.map((it, i) => datasetImageUrl(it.image, url, `${name} item ${i + 1}`));
+  const controller = new AbortController();
+  const stop = () => controller.abort(o.signal?.reason);
+  o.signal?.addEventListener('abort', stop, { once: true });
+  try {
+    return await Promise.all(
+      items.map(async (it, i) => {
+        const image = await fetchCapped(imageUrls[i]!, {
+          fetch: o.fetch,
+          signal: controller.signal,
+          name: `${name} item ${i + 1} image ${it.image}`,
+          cap: MAX_IMAGE_FILE_BYTES,
+          problem: (landed) => outsideFolder(landed, list),
+        }).catch((e: unknown) => {
+          controller.abort(e);
+          throw e;
+        });
+        return { ...it, path: it.image, image: new Blob([image.bytes], { type: image.type }) };
+      }),
+    );
+  } catch (e) {
+    o.signal?.throwIfAborted();
+    throw e;
+  } finally {
+    o.signal?.removeEventListener('abort', stop);
+  }
 }
 
 const IMAGE_EXT = /\.(png|jpe?g|webp|gif|bmp|avif)$/i;
