@@ -79,8 +79,11 @@ async function bench(engine: Engine, name: string, c: BenchCase): Promise<void> 
     calibrationSeconds += (performance.now() - t0) / 1000;
     passA = r.passA;
     policies.push({ name: `fitprune ${keep * 100} %`, policy: { kind: 'fitprune', recipe: r.recipe } });
+    // The control: the same per-layer counts, tokens drawn at random (no statistics, no ranking).
+    policies.push({ name: `random ${keep * 100} % (same counts)`, policy: { kind: 'random', recipe: r.recipe, seed: 1 } });
   }
   const rows: string[] = [];
+  const medians = new Map<string, number>();
   let unprunedMs = 0;
   let visual = 0;
   let promptTokens = 0;
@@ -93,6 +96,7 @@ async function bench(engine: Engine, name: string, c: BenchCase): Promise<void> 
       times.push(last.usage.prefillMs);
     }
     const ms = median(times);
+    medians.set(label, ms);
     if (policy.kind === 'none') {
       unprunedMs = ms;
       visual = last.usage.visualTokens;
@@ -111,14 +115,21 @@ async function bench(engine: Engine, name: string, c: BenchCase): Promise<void> 
   const base = await profile({ kind: 'none' });
   const pruned = await profile(policies[1]!.policy);
   const total = base.reduce((a, k) => a + k.totalMs, 0);
-  const machinery = pruned.filter((k) => PRUNING_KERNELS.includes(k.label)).reduce((a, k) => a + k.totalMs, 0);
+  const machineryKernels = pruned.filter((k) => PRUNING_KERNELS.includes(k.label));
+  const machinery = machineryKernels.reduce((a, k) => a + k.totalMs, 0);
+  const breakdown = machineryKernels.map((k) => `${k.label} ${k.totalMs.toFixed(1)} ms`).join(', ');
   console.log(`\n## ${name}\n`);
   console.log(`Model: random ${info.family} checkpoint — ${c.describe}; prompt ${promptTokens} tokens of which ${visual} visual; median of ${RUNS} prefills (image features cached)`);
   console.log(`Recipes calibrated here on 2 images in ${calibrationSeconds.toFixed(1)} s (both budgets, pass A shared)\n`);
   console.log('| policy | prefill ms | time ratio | FLOPs ratio (reference) | FLOPs ratio (architecture) | visual tokens left |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) console.log(r);
-  console.log(`\nStatistics + ranking + gather at 50 %: ${machinery.toFixed(1)} ms of kernel time = ${((machinery / total) * 100).toFixed(1)} % of the unpruned prefill's ${total.toFixed(0)} ms (per-dispatch wall clock)`);
+  console.log(`\nStatistics + ranking + gather at 50 %: ${machinery.toFixed(1)} ms of kernel time = ${((machinery / total) * 100).toFixed(1)} % of the unpruned prefill's ${total.toFixed(0)} ms (per-dispatch wall clock): ${breakdown}`);
+  for (const keep of ['50', '30']) {
+    const fit = medians.get(`fitprune ${keep} %`)!;
+    const rnd = medians.get(`random ${keep} % (same counts)`)!;
+    console.log(`FitPrune / random prefill at ${keep} %, same counts: ${(fit / rnd).toFixed(3)}`);
+  }
 }
 
 const { values } = parseArgs({ options: { case: { type: 'string', default: 'llava-576' } } });
