@@ -94,4 +94,24 @@ describe('generation: stopping, sampling, abort, errors', () => {
     expect(r.tokens.length).toBeGreaterThan(0);
     engine.ctx.assertNoErrors();
   });
+
+  it('refuses at load an eos_token_id at or past the vocab size (generation_config.json vs config.json), keeping the previous model', async () => {
+    const before = await engine.generate({ prompt: question, image, maxNewTokens: 3 });
+    const sourceBefore = engine.info().model!.source;
+    const files = makeTinyLlava({ seed: 12 });
+    const json = (name: string) => JSON.parse(new TextDecoder().decode(files.get(name)!)) as Record<string, unknown>;
+    const vocabSize = (json('config.json')['text_config'] as { vocab_size: number }).vocab_size;
+    // The tokenizer knows the id (so the preprocessor accepts it), but the lm_head has no row for it: EOS could never be generated.
+    const tokenizer = json('tokenizer.json');
+    (tokenizer['added_tokens'] as unknown[]).push({ id: vocabSize, content: '<end>', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    files.set('tokenizer.json', new TextEncoder().encode(JSON.stringify(tokenizer)));
+    files.set('generation_config.json', new TextEncoder().encode(JSON.stringify({ ...json('generation_config.json'), eos_token_id: [2, vocabSize] })));
+    await expect(engine.load({ files, name: 'eos-past-vocab' })).rejects.toThrow(
+      new RegExp(`^eos-past-vocab: eos_token_id ${vocabSize} \\(generation_config\\.json, else the tokenizer's eos_token\\) is not below the model's vocab size ${vocabSize} \\(config\\.json vocab_size\\).*fix eos_token_id in generation_config\\.json$`),
+    );
+    expect(engine.info().model!.source).toBe(sourceBefore);
+    const after = await engine.generate({ prompt: question, image, maxNewTokens: 3 });
+    expect(after.tokens).toEqual(before.tokens);
+    engine.ctx.assertNoErrors();
+  });
 });
