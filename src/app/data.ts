@@ -211,7 +211,7 @@ export async function loadUrlDataset(path: string, limit: number, signal?: Abort
   const url = publicUrl(path);
   // publicUrl follows Vite's base, which could name another host: the page's data is its own.
   if (new URL(url).origin !== location.origin) throw new DatasetError(`${path}: ${url} is not on this page's origin ${location.origin}`);
-  return loadDatasetFrom(url, limit, { signal });
+  return loadDatasetFrom(url, limit, { signal, name: path });
 }
 
 /**
@@ -220,9 +220,10 @@ export async function loadUrlDataset(path: string, limit: number, signal?: Abort
  * redirect lands) inside the JSONL's folder on its origin. The first failure cancels the
  * image downloads still running.
  */
-export async function loadDatasetFrom(url: string, limit: number, o: PageFetchOptions = {}): Promise<LoadedItem[]> {
+export async function loadDatasetFrom(url: string, limit: number, o: PageFetchOptions & { name?: string } = {}): Promise<LoadedItem[]> {
   const list = new URL(url);
-  const name = list.pathname.split('/').pop() || url;
+  // How errors name the JSONL: the page passes the path it asked for ("data/shapes/eval.jsonl").
+  const name = o.name ?? (list.pathname.split('/').pop() || url);
   const { bytes } = await fetchCapped(url, { ...o, name, cap: MAX_JSONL_BYTES, problem: (landed) => outsideFolder(landed, list) });
   const items = parseJsonl(new TextDecoder().decode(bytes), name).slice(0, limit);
   const imageUrls = items.map((it, i) => datasetImageUrl(it.image, url, `${name} item ${i + 1}`));
