@@ -321,7 +321,10 @@ export class HttpSource implements ModelSource {
     if (range && bytes.byteLength !== range.end - range.start) {
       throw new ModelFileError(file, `short read from ${url}: ${bytes.byteLength} of ${range.end - range.start} bytes`);
     }
-    await this.remember(file, key, bytes);
+    // A whole file that is not the size its version check gave (a body cut short without a
+    // transport error, or a server that disagrees with itself) is used but not stored: a later
+    // load would otherwise trust the odd copy for as long as the version stays the same.
+    if (range || bytes.byteLength === version.size) await this.remember(file, key, bytes);
     return bytes;
   }
 }

@@ -287,6 +287,27 @@ describe('HTTP sources when the Cache API fails', () => {
     expect(hits.some((h) => h.bytes > 1)).toBe(true);
   });
 
+  it('a whole file that is not the size its version check said is returned but not stored', async () => {
+    const cache = new FaultyCache();
+    const fetchFn: typeof fetch = async (_input, init) => {
+      const range = new Headers(init?.headers).get('range');
+      return range
+        ? new Response('{', { status: 206, headers: { 'content-range': 'bytes 0-0/40', etag: '"a"' } })
+        : new Response('{"model_type":"llava"}', { headers: { etag: '"a"' } });
+    };
+    const source = new HttpSource('https://models.example/m', { cache, fetch: fetchFn });
+    expect(await readText(source, 'config.json')).toBe('{"model_type":"llava"}');
+    expect([...cache.entries.keys()].filter((k) => k.includes('%7Call'))).toEqual([]);
+    expect([...cache.entries.keys()].some((k) => k.includes('version'))).toBe(true);
+    // The same file at the size it announced is stored.
+    const honest: typeof fetch = async (_input, init) =>
+      new Headers(init?.headers).get('range')
+        ? new Response('{', { status: 206, headers: { 'content-range': 'bytes 0-0/22', etag: '"b"' } })
+        : new Response('{"model_type":"llava"}', { headers: { etag: '"b"' } });
+    expect(await readText(new HttpSource('https://models.example/m', { cache, fetch: honest }), 'config.json')).toBe('{"model_type":"llava"}');
+    expect([...cache.entries.keys()].filter((k) => k.includes('%7Call'))).toHaveLength(1);
+  });
+
   it('offline, a corrupt stored version is not trusted: the load fails as offline, not with a JSON error', async () => {
     const cache = new FaultyCache();
     await smallValues(new HttpSource(repo(), { cache }));
