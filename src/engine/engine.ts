@@ -511,8 +511,21 @@ export class Engine {
     }
     if (!this.reloadPending || !o.reloadModel || !this.loadedFrom) return;
     const from = this.loadedFrom;
+    const report = from.onProgress;
+    // The load's callback may be stale by now (a released comlink proxy throws, a closed page
+    // rejects): progress is a courtesy and must never fail the reload.
+    const onProgress = report
+      ? (p: LoadProgress) => {
+          try {
+            const r: unknown = report(p);
+            if (r instanceof Promise) r.catch(() => undefined);
+          } catch {
+            // ignored, see above
+          }
+        }
+      : undefined;
     try {
-      await this.install(from.source, { signal: o.signal, onProgress: from.onProgress });
+      await this.install(from.source, { signal: o.signal, onProgress });
     } catch (e) {
       if (o.signal?.aborted || e instanceof DeviceLostError) throw e;
       throw new EngineError(`the GPU device was lost earlier, and reloading ${from.source.description} on the new device failed (${e instanceof Error ? e.message : String(e)}); the next request tries again`);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { acquireGpu, describeAdapter } from '../../src/gpu/device';
-import { DeviceLostError, KernelInputError } from '../../src/gpu/errors';
+import { DeviceLostError, GpuOutOfMemoryError, KernelInputError } from '../../src/gpu/errors';
 import { matmul } from '../../src/kernels/matmul';
 import { toHalfBits } from '../../src/util/half';
 import { readF32, testGpu } from '../helpers/gpu';
@@ -124,5 +124,68 @@ describe('GpuContext', () => {
     const n = Math.floor(ctx.device.limits.maxBufferSize / 4) + 1;
     expect(() => ctx.empty([n], 'f32', 'huge')).toThrow(KernelInputError);
     expect(() => ctx.empty([n], 'f32', 'huge')).toThrow(/huge\[\d+\] f32 needs \d+ bytes, over maxBufferSize/);
+  });
+
+  it('reports live, pending and free bytes, and a failed operation can destroy exactly the buffers it still holds', async () => {
+    const ctx = await acquireGpu({ gpu: g.__FITPRUNE_TEST_GPU__ });
+    try {
+      expect(ctx.memory).toEqual({ liveBuffers: 0, liveBytes: 0, pendingBytes: 0, freeBytes: 0 });
+      const kept = ctx.empty([1000], 'f32'); // 4000 bytes → a 4096-byte bucket
+      const mark = ctx.pool.mark();
+      const a = ctx.empty([2000], 'f32'); // 8000 → 8192
+      const b = ctx.empty([10], 'u32'); // 40 → 256
+      expect(ctx.memory).toEqual({ liveBuffers: 3, liveBytes: 4096 + 8192 + 256, pendingBytes: 0, freeBytes: 0 });
+      b.dispose();
+      expect(ctx.memory).toMatchObject({ liveBytes: 4096 + 8192, pendingBytes: 256, freeBytes: 0 });
+      ctx.flush();
+      expect(ctx.memory).toMatchObject({ liveBytes: 4096 + 8192, pendingBytes: 0, freeBytes: 256 });
+      // Since the mark only `a` is still handed out: it goes, `kept` (older) and the free one stay.
+      expect(ctx.pool.destroyLiveSince(mark)).toBe(8192);
+      expect(ctx.memory).toEqual({ liveBuffers: 2, liveBytes: 4096, pendingBytes: 0, freeBytes: 256 });
+      a.dispose(); // a late release of a destroyed buffer is a no-op, never a reuse
+      ctx.flush();
+      expect(ctx.memory).toEqual({ liveBuffers: 2, liveBytes: 4096, pendingBytes: 0, freeBytes: 256 });
+      expect(ctx.empty([2000], 'f32').buffer).not.toBe(a.buffer);
+      kept.dispose();
+      ctx.flush();
+      ctx.pool.trim();
+      expect(ctx.memory).toMatchObject({ liveBytes: 8192, pendingBytes: 0, freeBytes: 0 });
+    } finally {
+      ctx.destroy();
+    }
+  });
+
+  it('an out-of-memory scope passes a task through, reports an allocation failure the device put in it, and always pops', async () => {
+    const ctx = await acquireGpu({ gpu: g.__FITPRUNE_TEST_GPU__ });
+    try {
+      await expect(ctx.outOfMemoryScope('testing', async () => 42)).resolves.toBe(42);
+      await expect(ctx.outOfMemoryScope('testing', () => Promise.reject(new Error('task failed')))).rejects.toThrow('task failed');
+      // Nothing left pushed: popping now finds an empty stack.
+      await expect(ctx.device.popErrorScope()).rejects.toThrow();
+      // The error a real OOM would leave in the scope (no test machine can be made to run out).
+      const pop = ctx.device.popErrorScope.bind(ctx.device);
+      ctx.device.popErrorScope = async () => (await pop(), new GPUOutOfMemoryError('no memory left'));
+      try {
+        const run = ctx.outOfMemoryScope('uploading weights', async () => 'done');
+        await expect(run).rejects.toThrow(GpuOutOfMemoryError);
+        await expect(run).rejects.toThrow('the GPU ran out of memory while uploading weights (no memory left): close other tabs or applications that use the GPU, or pick a smaller model');
+      } finally {
+        ctx.device.popErrorScope = pop;
+      }
+    } finally {
+      ctx.destroy();
+    }
+  });
+
+  it('can plan for a lower maxBufferSize than the device has (tests of the too-large refusal)', async () => {
+    const ctx = await acquireGpu({ gpu: g.__FITPRUNE_TEST_GPU__, maxBufferSize: 4096 });
+    try {
+      expect(ctx.adapter.limits.maxBufferSize).toBe(4096);
+      expect(ctx.maxBufferBytes).toBe(4096);
+      ctx.empty([1024], 'f32').dispose();
+      expect(() => ctx.empty([1025], 'f32', 'big')).toThrow(/big\[1025\] f32 needs 4100 bytes, over maxBufferSize 4096/);
+    } finally {
+      ctx.destroy();
+    }
   });
 });
