@@ -25,6 +25,10 @@ export interface RunResult {
 }
 
 export interface PruneRunner {
+  /**
+   * The current device. The Engine replaces it after a device loss (the generate call that
+   * met the loss rejects with a DeviceLostError), so read it per pass rather than keep it.
+   */
   readonly ctx: GpuContext;
   info(): { model: ModelInfo | null };
   generate(request: RunRequest): Promise<RunResult>;
