@@ -1,9 +1,11 @@
 /** Loads a JSONL data set with its images from disk (Node CLIs). */
 import { readFile, realpath } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { parseJsonl, DatasetError, type DataItem } from '../src/data/dataset';
+import { decodeJsonl, parseJsonl, DatasetError, type DataItem } from '../src/data/dataset';
+import { checkImageHeader } from '../src/preprocess/image-input';
 
 export interface LoadedItem extends DataItem {
+  /** A File named by the item's image path, so a decoding error later names the file. */
   blob: Blob;
 }
 
@@ -17,12 +19,18 @@ function inside(dir: string, path: string): boolean {
  * The items of a JSONL and their images. Image paths are confined to the JSONL's folder:
  * parseJsonl refuses absolute paths and ".." above it, and here the real path (after
  * symlinks) must still be inside the folder's real path, so a link to /etc/passwd is refused too.
+ * Each image's header is read here (format and stated size), so a non-image, an empty file or
+ * one claiming 100000×100000 pixels is refused naming the file before any decoding.
+ * `limit` (the CLIs' --limit) keeps the first `limit` items; it must be a positive integer.
  */
 export async function loadDataset(path: string, limit?: number): Promise<LoadedItem[]> {
-  const text = await readFile(path, 'utf8').catch(() => {
-    throw new DatasetError(`cannot read ${path}`);
+  if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+    throw new DatasetError(`the data set's item limit (--limit) must be a positive integer; got ${String(limit)}`);
+  }
+  const bytes = await readFile(path).catch((e: unknown) => {
+    throw new DatasetError(`cannot read ${path}${e instanceof Error && 'code' in e ? ` (${String(e.code)})` : ''}`);
   });
-  const items = parseJsonl(text, path).slice(0, limit ?? Infinity);
+  const items = parseJsonl(decodeJsonl(bytes, path), path).slice(0, limit ?? Infinity);
   const dir = await realpath(dirname(resolve(path)));
   return Promise.all(
     items.map(async (item) => {
@@ -33,10 +41,15 @@ export async function loadDataset(path: string, limit?: number): Promise<LoadedI
       if (!inside(dir, real)) {
         throw new DatasetError(`${path}: image ${item.image} resolves to ${real}, outside the data set's folder ${dir} (a symlink out of it?); images must be inside it`);
       }
-      const bytes = await readFile(real).catch(() => {
+      const image = await readFile(real).catch(() => {
         throw new DatasetError(`${path}: image ${item.image} cannot be read (looked at ${real})`);
       });
-      return { ...item, blob: new Blob([new Uint8Array(bytes)]) };
+      try {
+        checkImageHeader(image, `${path}: image ${item.image}`);
+      } catch (e) {
+        throw new DatasetError(e instanceof Error ? e.message : String(e));
+      }
+      return { ...item, blob: new File([new Uint8Array(image)], item.image) };
     }),
   );
 }

@@ -17,8 +17,37 @@ export class DatasetError extends Error {
   override readonly name = 'DatasetError';
 }
 
+/**
+ * A JSONL file's bytes as text: UTF-8 (a leading byte-order mark is dropped by parseJsonl).
+ * Invalid UTF-8 is refused naming the line, not replaced by U+FFFD: a Latin-1 "é" in a question
+ * or an answer would otherwise change what is asked or scored, silently.
+ */
+export function decodeJsonl(bytes: Uint8Array, file = 'data.jsonl'): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const strict = new TextDecoder('utf-8', { fatal: true });
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i === bytes.length || bytes[i] === 0x0a) {
+        try {
+          strict.decode(bytes.subarray(start, i));
+        } catch {
+          break;
+        }
+        line++;
+        start = i + 1;
+      }
+    }
+    throw new DatasetError(`${file}:${line}: not valid UTF-8 text (save the JSONL as UTF-8)`);
+  }
+}
+
 export function parseJsonl(text: string, file = 'data.jsonl'): DataItem[] {
   const items: DataItem[] = [];
+  // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the first line's JSON.
+  if (text.startsWith('\ufeff')) text = text.slice(1);
   text.split('\n').forEach((line, i) => {
     if (!line.trim()) return;
     let v: unknown;
@@ -26,6 +55,9 @@ export function parseJsonl(text: string, file = 'data.jsonl'): DataItem[] {
       v = JSON.parse(line);
     } catch (e) {
       throw new DatasetError(`${file}:${i + 1}: not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      throw new DatasetError(`${file}:${i + 1}: each line must be a JSON object {"image": …, "question": …}; got ${v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v}`);
     }
     const o = v as Record<string, unknown>;
     if (typeof o?.image !== 'string' || !o.image) throw new DatasetError(`${file}:${i + 1}: "image" must be a path string`);

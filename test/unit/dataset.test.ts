@@ -54,11 +54,14 @@ describe('the CLI reads images only inside the data set folder', () => {
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
     const { loadDataset } = await import('../../tools/data');
+    const { encodePng } = await import('../../tools/png');
     const root = mkdtempSync(join(tmpdir(), 'fitprune-data-'));
     const dir = join(root, 'set');
     mkdirSync(join(dir, 'img'), { recursive: true });
-    writeFileSync(join(root, 'secret.png'), 'outside');
-    writeFileSync(join(dir, 'img', 'a.png'), 'inside');
+    // Real (1×1) PNGs: loadDataset reads each image's header and refuses non-images.
+    const inside = encodePng(Uint8Array.from([1, 2, 3]), 1, 1);
+    writeFileSync(join(root, 'secret.png'), encodePng(Uint8Array.from([9, 9, 9]), 1, 1));
+    writeFileSync(join(dir, 'img', 'a.png'), inside);
     symlinkSync(join(root, 'secret.png'), join(dir, 'img', 'link.png'));
     symlinkSync(join(dir, 'img'), join(dir, 'alias')); // a link inside the folder is fine
     const write = (name: string, images: string[]) => {
@@ -66,7 +69,7 @@ describe('the CLI reads images only inside the data set folder', () => {
       return join(dir, name);
     };
     const ok = await loadDataset(write('ok.jsonl', ['img/a.png', './img/../img/a.png', 'alias/a.png']));
-    expect(await Promise.all(ok.map((i) => i.blob.text()))).toEqual(['inside', 'inside', 'inside']);
+    for (const item of ok) expect(new Uint8Array(await item.blob.arrayBuffer())).toEqual(inside);
     await expect(loadDataset(write('up.jsonl', ['img/a.png', '../../etc/passwd']))).rejects.toThrow(/up\.jsonl:2: "image" "\.\.\/\.\.\/etc\/passwd" climbs out of the JSONL's folder/);
     await expect(loadDataset(write('abs.jsonl', ['/etc/passwd']))).rejects.toThrow(/abs\.jsonl:1: "image" "\/etc\/passwd" is absolute/);
     await expect(loadDataset(write('up1.jsonl', ['../secret.png']))).rejects.toThrow(/climbs out/);
@@ -119,5 +122,62 @@ describe('the page fetches data-set images only from the data set’s origin and
     const jsonl = new File([JSON.stringify({ image: '../other/secret.png', question: 'q?' })], 'set.jsonl');
     const image = new File([new Uint8Array(4)], 'secret.png', { type: 'image/png' });
     await expect(filesDataset([jsonl, image], 10)).rejects.toThrow(/set\.jsonl:1: "image" "\.\.\/other\/secret\.png" climbs out of the JSONL's folder/);
+  });
+});
+
+// Found by the fuzzer (issue 20, dataset family): each hostile file is refused naming the JSONL
+// (and line) or the image file, and the harmless variations load.
+describe('data sets: what the fuzzer found', () => {
+  const line = (image: string, question = 'q?') => JSON.stringify({ image, question });
+
+  it('a UTF-8 byte-order mark and CRLF line endings are harmless', () => {
+    expect(parseJsonl(`\ufeff${line('a.png')}\r\n${line('b.png')}\r\n`).map((i) => i.image)).toEqual(['a.png', 'b.png']);
+    expect(() => parseJsonl('\ufeff\n', 'e.jsonl')).toThrow(/e\.jsonl: no items/);
+  });
+
+  it('a line that is JSON but not an object is refused naming the line', () => {
+    for (const [text, what] of [['["a.png", "q?"]', 'an array'], ['null', 'null'], ['42', 'number'], ['"a.png"', 'string']] as const) {
+      expect(() => parseJsonl(`${line('a.png')}\n${text}`, 'e.jsonl')).toThrow(new RegExp(`e\\.jsonl:2: each line must be a JSON object \\{"image": …, "question": …\\}; got ${what}`));
+    }
+  });
+
+  it('invalid UTF-8 is refused naming the line (a Latin-1 "é" was read as U+FFFD, changing the question)', async () => {
+    const { decodeJsonl } = await import('../../src/data/dataset');
+    const enc = new TextEncoder();
+    const bytes = Uint8Array.from([...enc.encode(`${line('a.png')}\n{"image":"b.png","question":"caf`), 0xe9, ...enc.encode('?"}\n')]);
+    expect(() => decodeJsonl(bytes, 'e.jsonl')).toThrow(/e\.jsonl:2: not valid UTF-8 text \(save the JSONL as UTF-8\)/);
+    expect(decodeJsonl(enc.encode('{"question":"Qué? 🎨"}'))).toBe('{"question":"Qué? 🎨"}');
+  });
+
+  it('loadDataset refuses a bad limit, and images that are empty, not images, or claim 100000×100000 pixels, naming the file', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { loadDataset } = await import('../../tools/data');
+    const { encodePng } = await import('../../tools/png');
+    const dir = mkdtempSync(join(tmpdir(), 'fitprune-data-'));
+    const png = encodePng(Uint8Array.from({ length: 4 * 3 * 3 }, (_, i) => i), 4, 3);
+    const huge = png.slice();
+    new DataView(huge.buffer).setUint32(16, 100000);
+    new DataView(huge.buffer).setUint32(20, 100000);
+    const files: Record<string, Uint8Array | string> = { 'ok.png': png, 'empty.png': new Uint8Array(0), 'notes.png': 'not a picture', 'huge.png': huge, 'cut.png': png.subarray(0, png.length - 20) };
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+    const write = (images: string[]) => {
+      writeFileSync(join(dir, 'set.jsonl'), images.map((image) => line(image)).join('\n'));
+      return join(dir, 'set.jsonl');
+    };
+    const two = write(['ok.png', 'ok.png']);
+    for (const bad of [-1, 0, 1.5, Number.NaN]) {
+      await expect(loadDataset(two, bad)).rejects.toThrow(new RegExp(`the data set's item limit \\(--limit\\) must be a positive integer; got ${bad}`));
+    }
+    expect(await loadDataset(two, 1)).toHaveLength(1);
+    await expect(loadDataset(write(['ok.png', 'empty.png']))).rejects.toThrow(/set\.jsonl: image empty\.png cannot be decoded: it is empty \(0 bytes\)/);
+    await expect(loadDataset(write(['notes.png']))).rejects.toThrow(/set\.jsonl: image notes\.png cannot be decoded: it is not a PNG, JPEG, WebP, GIF or BMP file/);
+    await expect(loadDataset(write(['huge.png']))).rejects.toThrow(/set\.jsonl: image huge\.png is a PNG whose header says it is 100000×100000 = 10000000000 pixels; at most 67108864 \(8192×8192\) are accepted \(refused before decoding\)/);
+    await expect(loadDataset(join(dir, 'nope.jsonl'))).rejects.toThrow(/cannot read .*nope\.jsonl \(ENOENT\)/);
+    // A truncated PNG has a good header: it loads, and decoding it names the file.
+    const [cut] = await loadDataset(write(['cut.png']));
+    const { toRgb } = await import('../../src/preprocess/image-input');
+    await expect(toRgb(cut!.blob)).rejects.toThrow(/the image "cut\.png" \(a \d+-byte Blob\) cannot be decoded as the 4×3 PNG its header says/);
   });
 });
