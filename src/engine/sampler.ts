@@ -16,6 +16,40 @@ export interface SamplingOptions {
   seed?: number;
 }
 
+/** Seeds are 32-bit (the generator keeps seed >>> 0): a larger or fractional one would silently become another. */
+export const MAX_SAMPLING_SEED = 2 ** 32 - 1;
+
+export class SamplingError extends Error {
+  override readonly name = 'SamplingError';
+}
+
+function shown(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}…` : v);
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return Array.isArray(v) ? 'an array' : typeof v;
+}
+
+/**
+ * Refuses sampling options that would otherwise be read as something else: a NaN or negative
+ * temperature as greedy, a topK of −3 or NaN as "all", a topP of 1.5 as "all", a seed of 1.5
+ * or 2^53 as another seed. `where` names the options in the message ("request.sampling").
+ */
+export function checkSamplingOptions(options: unknown, where = 'sampling'): asserts options is SamplingOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new SamplingError(`${where} must be an object { temperature?, topK?, topP?, seed? }; got ${shown(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  const field = (k: string, ok: (v: number) => boolean, rule: string) => {
+    const v = o[k];
+    if (v !== undefined && (typeof v !== 'number' || !ok(v))) throw new SamplingError(`${where}.${k} must be ${rule}; got ${shown(v)}`);
+  };
+  field('temperature', (v) => Number.isFinite(v) && v >= 0, 'a finite number ≥ 0 (0: greedy)');
+  field('topK', (v) => Number.isSafeInteger(v) && v >= 0, 'an integer ≥ 0 (0: all tokens)');
+  field('topP', (v) => v >= 0 && v <= 1, 'a number in [0, 1] (1: all tokens)');
+  field('seed', (v) => Number.isInteger(v) && v >= 0 && v <= MAX_SAMPLING_SEED, `an integer in [0, ${MAX_SAMPLING_SEED}]`);
+}
+
 export function isGreedy(o: SamplingOptions): boolean {
   return !o.temperature || o.temperature <= 0;
 }
@@ -60,6 +94,7 @@ export class Sampler {
   private readonly random: () => number;
 
   constructor(private readonly options: SamplingOptions = {}) {
+    checkSamplingOptions(options);
     const rng = new Rng(options.seed ?? Math.floor(Math.random() * 2 ** 32));
     this.random = () => rng.next();
   }

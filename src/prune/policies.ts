@@ -26,6 +26,62 @@ export type PruningPolicy =
   | { kind: 'fastv'; layer: number; ratio: number }
   | { kind: 'random'; recipe: Pick<Recipe, 'counts' | 'referenceVisualTokens'>; seed: number };
 
+/** A pruning policy that is not one (unknown kind, fields of the wrong type or range). */
+export class PruningPolicyError extends Error {
+  override readonly name = 'PruningPolicyError';
+}
+
+const POLICY_KINDS = ['none', 'fitprune', 'fastv', 'random'] as const;
+/** Seeds are 32-bit (Rng keeps seed >>> 0): a larger or fractional one would silently become another. */
+const MAX_SEED = 2 ** 32 - 1;
+
+function quoted(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (typeof v === 'number') return String(v);
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = String(v);
+  }
+  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
+}
+
+/**
+ * Checks what a policy can be checked for without the model (its kind and the types and ranges
+ * of its fields), so a malformed one is refused by name before any work. What depends on the
+ * model (FastV's K below the layer count, the counts' length) is checked by pruningSession.
+ */
+export function checkPruningPolicy(policy: unknown): asserts policy is PruningPolicy {
+  if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
+    throw new PruningPolicyError(`request.pruning must be an object { kind: ${POLICY_KINDS.map((k) => `"${k}"`).join(' | ')}, … }; got ${quoted(policy)}`);
+  }
+  const p = policy as Record<string, unknown>;
+  const kind = p['kind'];
+  if (typeof kind !== 'string' || !(POLICY_KINDS as readonly string[]).includes(kind)) {
+    throw new PruningPolicyError(`request.pruning.kind must be one of ${POLICY_KINDS.map((k) => `"${k}"`).join(', ')}; got ${quoted(kind)}`);
+  }
+  if (kind === 'fastv') {
+    const K = p['layer'];
+    if (typeof K !== 'number' || !Number.isInteger(K) || K < 1) throw new PruningPolicyError(`request.pruning.layer (FastV's K) must be an integer ≥ 1 (and below the model's layer count); got ${quoted(K)}`);
+    const R = p['ratio'];
+    if (typeof R !== 'number' || !(R >= 0 && R <= 1)) throw new PruningPolicyError(`request.pruning.ratio (FastV's R, the fraction of visual tokens dropped) must be a number in [0, 1]; got ${quoted(R)}`);
+  }
+  if (kind === 'fitprune' || kind === 'random') {
+    const recipe = p['recipe'];
+    if (typeof recipe !== 'object' || recipe === null || Array.isArray(recipe)) {
+      throw new PruningPolicyError(`request.pruning.recipe (${kind}) must be an object { counts, referenceVisualTokens } (a parsed recipe); got ${quoted(recipe)}`);
+    }
+    rescaleCounts(recipe as Pick<Recipe, 'counts' | 'referenceVisualTokens'>, 0); // refuses counts and N_ref that are not counts, naming them
+  }
+  if (kind === 'random') {
+    const seed = p['seed'];
+    if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+      throw new PruningPolicyError(`request.pruning.seed (random) must be an integer in [0, ${MAX_SEED}]; got ${quoted(seed)}`);
+    }
+  }
+}
+
 /** What a pruned prefill did, for the result and the heatmaps. */
 export interface PruningReport {
   policy: PruningPolicy['kind'];
@@ -193,8 +249,8 @@ const fastvPolicy: HookFactory<Extract<PruningPolicy, { kind: 'fastv' }>> = (pol
   const { ctx } = c;
   const L = c.o.numLayers;
   const { layer: K, ratio: R } = policy;
-  if (!Number.isInteger(K) || K < 1 || K >= L) throw new Error(`FastV layer K must be in [1, ${L - 1}], got ${K}`);
-  if (!(R >= 0 && R <= 1)) throw new Error(`FastV ratio R must be in [0, 1], got ${R}`);
+  if (!Number.isInteger(K) || K < 1 || K >= L) throw new PruningPolicyError(`request.pruning.layer (FastV's K) must be an integer in [1, ${L - 1}] for this ${L}-layer model; got ${quoted(K)}`);
+  if (!(R >= 0 && R <= 1)) throw new PruningPolicyError(`request.pruning.ratio (FastV's R) must be a number in [0, 1]; got ${quoted(R)}`);
   let scores: Tensor | null = null;
   return {
     wantsRowStats: (l, phase) => phase === 'prefill' && l === K - 1,
@@ -263,6 +319,7 @@ export function pruningSession(ctx: GpuContext, policy: PruningPolicy, o: Sessio
     return result;
   };
 
+  checkPruningPolicy(policy); // a policy built in code, not through a request, is checked too
   if (policy.kind === 'none' || N === 0) return { hooks: null, report };
   const c: PolicyContext = {
     ctx,
@@ -272,7 +329,7 @@ export function pruningSession(ctx: GpuContext, policy: PruningPolicy, o: Sessio
     // deletes what is left, and the report says what it deleted. What is not a count is refused.
     counts: (p) => {
       const counts = rescaleCounts(p.recipe, N);
-      if (counts.length !== L) throw new RecipeError(`the recipe has ${counts.length} per-layer counts; the model has ${L} layers`);
+      if (counts.length !== L) throw new RecipeError(`the recipe has ${counts.length} per-layer counts; the model has ${L} layers (its "counts" needs one per layer)`);
       return counts;
     },
     deleted: (layer, k, positions, keep, span) => {
