@@ -57,7 +57,9 @@ function shown(v: unknown): string {
   if (typeof v === 'number') return String(v);
   let s: string;
   try {
-    s = JSON.stringify(v) ?? String(v);
+    // NaN and ±Infinity inside a list would print as null: show them as they are.
+    s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `<${x}>` : x)) ?? String(v);
+    s = s.replace(/"<(NaN|-?Infinity)>"/g, '$1');
   } catch {
     s = String(v);
   }
@@ -216,9 +218,11 @@ export function recipeFromReleasedCounts(model: RecipeModel, modelId: string, co
  */
 export function parseRecipe(json: unknown, model: RecipeModel): Recipe {
   if (typeof json === 'string') {
-    if (json.length > MAX_RECIPE_CHARS) throw new RecipeError(`the recipe is ${json.length} characters long; a recipe has at most ${MAX_RECIPE_CHARS}`);
+    // Editors on Windows save UTF-8 with a byte-order mark; it is not part of the JSON.
+    const text = json.startsWith('\ufeff') ? json.slice(1) : json;
+    if (text.length > MAX_RECIPE_CHARS) throw new RecipeError(`the recipe is ${text.length} characters long; a recipe has at most ${MAX_RECIPE_CHARS}`);
     try {
-      json = JSON.parse(json);
+      json = JSON.parse(text);
     } catch (e) {
       throw new RecipeError(`the recipe is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
     }

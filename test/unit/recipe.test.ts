@@ -165,6 +165,22 @@ describe('recipes: hostile documents', () => {
   });
 });
 
+// Found by the fuzzer (issue 20, recipe family).
+describe('recipes: what the fuzzer found', () => {
+  const config = configOf('tiny-144');
+  const good = makeRecipe(config, 'tiny-144', [30, 50, 0, 20], { budget: 0.5, alpha: 0.3 });
+
+  it('a recipe file saved with a UTF-8 byte-order mark (Windows editors) loads like one without', () => {
+    expect(parseRecipe(`\ufeff${JSON.stringify(good, null, 2)}\r\n`, config)).toEqual(parseRecipe(good, config));
+  });
+
+  it('quotes NaN and Infinity counts as such (they printed as null)', () => {
+    expect(() => parseRecipe({ ...good, counts: [30, Number.NaN, 0, 20] }, config)).toThrow(/recipe "counts" must be a list of 4 non-negative integers .*; got \[30,NaN,0,20\]/);
+    expect(() => parseRecipe({ ...good, counts: [Number.NEGATIVE_INFINITY, 50, 0, 20] }, config)).toThrow(/got \[-Infinity,50,0,20\]/);
+    expect(() => parseRecipe({ ...good, alpha: Number.NaN }, config)).toThrow(/recipe "alpha" must be null or a number in \[0, 1\] \(the fit tolerance\); got NaN/);
+  });
+});
+
 describe('recipes of the demo model (written by the page and the CLIs) still load', () => {
   const raw = JSON.parse(readFileSync(join(EMBEDDED_MODEL.dir, 'config.json'), 'utf8')) as Record<string, unknown>;
   const demo = new LlavaFacts(parseLlavaConfig(raw)).describe(EMBEDDED_MODEL.dir);
