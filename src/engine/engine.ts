@@ -195,15 +195,24 @@ export class Engine {
   async inspect(ref: ModelRef, options: { signal?: AbortSignal } = {}): Promise<ModelInspection> {
     const source = await resolveSource(ref);
     const config = (await readJson(source, 'config.json', options)) as Record<string, unknown>;
-    return this.inspectWith(source, config, familyFor(config), options);
+    return this.inspectWith(source, config, familyFor(config), options, true);
   }
 
-  /** inspect() once config.json is read: Engine.load runs it too, before uploading anything. */
-  private async inspectWith(source: ModelSource, config: Record<string, unknown>, family: ModelFamily, options: { signal?: AbortSignal }): Promise<ModelInspection> {
+  /**
+   * inspect() once config.json is read. Engine.load runs it too, before uploading anything, for
+   * the size check only (`complete` false): the family's loader then checks names and shapes
+   * with its own, more specific messages (which config.json field asks for a missing layer),
+   * so the load sizes the planned tensors the checkpoint has and leaves the rest to it.
+   */
+  private async inspectWith(source: ModelSource, config: Record<string, unknown>, family: ModelFamily, options: { signal?: AbortSignal }, complete: boolean): Promise<ModelInspection> {
     const checkpoint = await openCheckpoint(source, options);
-    const plan = family.weightPlan(config, checkpoint.tensors.keys());
-    checkpoint.require(plan.keys());
-    checkTensorShapes(checkpoint.tensors, { dtypes: plan, shapes: family.expectedShapes(config, checkpoint.tensors.keys()) }, source.description);
+    let plan = family.weightPlan(config, checkpoint.tensors.keys());
+    if (complete) {
+      checkpoint.require(plan.keys());
+      checkTensorShapes(checkpoint.tensors, { dtypes: plan, shapes: family.expectedShapes(config, checkpoint.tensors.keys()) }, source.description);
+    } else {
+      plan = new Map([...plan].filter(([name]) => checkpoint.tensors.has(name)));
+    }
     const { bytes, largest } = weightMemory(checkpoint, plan);
     let downloadBytes = 0;
     for (const name of plan.keys()) {
@@ -253,7 +262,7 @@ export class Engine {
     const family = familyFor(config); // an unknown model_type is refused before anything else is read
     const preprocessor = await loadPreprocessor(source, { signal });
     // The check inspect() reports, before a weight byte is read or a buffer created.
-    const plan = await this.inspectWith(source, config, family, { signal });
+    const plan = await this.inspectWith(source, config, family, { signal }, false);
     if (plan.refusal) throw new ModelLoadError(`${source.description} cannot be loaded on this adapter: ${plan.refusal}`);
     const mark = ctx.pool.mark();
     let model: VisionLanguageModel | null = null;
