@@ -1,8 +1,9 @@
 import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
+import { halfBitsToFloat } from '../util/half';
 import { toFloat16Bits, toFloat32 } from './convert';
 import type { LoadProgressTracker } from './progress';
-import { headerLength, parseHeader, SafetensorsError, type TensorInfo } from './safetensors';
+import { excerpt, headerLength, parseHeader, SafetensorsError, type TensorInfo } from './safetensors';
 import { ModelFileError, readJson, type ModelSource } from './source';
 
 export const SINGLE_FILE = 'model.safetensors';
@@ -33,7 +34,7 @@ export class Checkpoint {
     if (missing.length > 0) {
       const shown = missing.slice(0, 8).join(', ');
       throw new CheckpointError(
-        `${this.source.description}: ${missing.length} tensor(s) missing from the checkpoint: ${shown}${missing.length > 8 ? ', …' : ''}`,
+        `${this.source.description}: ${missing.length} tensor(s) missing from the checkpoint: ${shown}${missing.length > 8 ? ', …' : ''}${missingHint(missing, this.tensors.keys())}`,
       );
     }
   }
@@ -69,13 +70,25 @@ export async function openCheckpoint(source: ModelSource, options: { signal?: Ab
   const { signal } = options;
   const tensors = new Map<string, CheckpointTensor>();
   if (await source.stat(INDEX_FILE, { signal })) {
-    const index = await readJson<{ weight_map?: Record<string, unknown> }>(source, INDEX_FILE, { signal });
-    const map = index.weight_map;
-    if (!map || typeof map !== 'object') throw new CheckpointError(`${INDEX_FILE}: "weight_map" is missing or not an object`);
-    const shards = [...new Set(Object.values(map))];
+    const index = await readJson<unknown>(source, INDEX_FILE, { signal });
+    // null, a number or an array would fail as a raw TypeError on `.weight_map`: name the file.
+    if (typeof index !== 'object' || index === null || Array.isArray(index)) {
+      throw new CheckpointError(`${INDEX_FILE} must be a JSON object with a "weight_map", got ${excerpt(index)}`);
+    }
+    const map = (index as { weight_map?: unknown }).weight_map;
+    if (typeof map !== 'object' || map === null || Array.isArray(map)) {
+      throw new CheckpointError(`${INDEX_FILE}: "weight_map" must be an object mapping tensor names to shard files, got ${excerpt(map)}`);
+    }
+    const entries = Object.entries(map as Record<string, unknown>);
+    if (entries.length === 0) throw new CheckpointError(`${INDEX_FILE}: "weight_map" is empty (it lists no tensors, so no weights would be read)`);
+    const shards = [...new Set(entries.map(([, shard]) => shard))];
     for (const shard of shards) {
-      if (typeof shard !== 'string' || shard.includes('/') || shard.includes('..')) {
-        throw new CheckpointError(`${INDEX_FILE}: shard name ${JSON.stringify(shard)} is not a plain file name`);
+      if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard.includes('..')) {
+        throw new CheckpointError(`${INDEX_FILE}: shard name ${excerpt(shard)} is not a plain file name`);
+      }
+      if (!(await source.stat(shard, { signal }))) {
+        const tensor = entries.find(([, s]) => s === shard)![0];
+        throw new CheckpointError(`${INDEX_FILE} maps "${tensor}" to shard ${shard}, which is not in ${source.description}`);
       }
     }
     for (const shard of shards as string[]) {
@@ -86,7 +99,7 @@ export async function openCheckpoint(source: ModelSource, options: { signal?: Ab
         tensors.set(name, { ...info, file: shard });
       }
     }
-    for (const [name, shard] of Object.entries(map)) {
+    for (const [name, shard] of entries) {
       const t = tensors.get(name);
       if (!t) throw new CheckpointError(`${INDEX_FILE} maps "${name}" to ${String(shard)}, which does not contain it`);
       if (t.file !== shard) throw new CheckpointError(`${INDEX_FILE} maps "${name}" to ${String(shard)}, but it is in ${t.file}`);
@@ -98,6 +111,34 @@ export async function openCheckpoint(source: ModelSource, options: { signal?: Ab
     throw new CheckpointError(`${source.description}: no weights found (looked for ${SINGLE_FILE} and ${INDEX_FILE})`);
   }
   return new Checkpoint(source, tensors);
+}
+
+/**
+ * Why planned tensors may be missing, for the error: layers past the checkpoint's last (the
+ * config's num_hidden_layers, or vision_feature_layer for a tower), or an lm_head when the
+ * config unties the head. "" when neither explains it (a renamed or deleted tensor).
+ */
+export function missingHint(missing: readonly string[], present: Iterable<string>): string {
+  const hints: string[] = [];
+  const layerOf = /^(.*\.layers\.)(\d+)\./;
+  const highest = new Map<string, number>();
+  for (const n of present) {
+    const m = layerOf.exec(n);
+    if (m) highest.set(m[1]!, Math.max(highest.get(m[1]!) ?? -1, Number(m[2])));
+  }
+  const seen = new Set<string>();
+  for (const n of missing) {
+    const m = layerOf.exec(n);
+    if (!m || seen.has(m[1]!)) continue;
+    const top = highest.get(m[1]!);
+    if (top !== undefined && Number(m[2]) > top) {
+      seen.add(m[1]!);
+      const part = /vision/.test(m[1]!) ? 'vision_config.num_hidden_layers' : 'text_config.num_hidden_layers';
+      hints.push(`the checkpoint holds ${m[1]}0…${top}: config.json ${part} asks for more layers than it has`);
+    }
+  }
+  if (missing.some((n) => /lm_head\.weight$/.test(n))) hints.push('config.json tie_word_embeddings is false or absent, so a separate lm_head is needed');
+  return hints.length ? ` (${hints.join('; ')})` : '';
 }
 
 /** GPU bytes of a tensor uploaded as f16 or f32 (for upload progress totals). */
@@ -122,10 +163,37 @@ export async function uploadTensor(
     onBytes: (n) => options.progress?.downloaded(info.file, n),
   });
   options.signal?.throwIfAborted();
-  const tensor =
-    options.as === 'f16'
-      ? ctx.upload(toFloat16Bits(bytes, info.dtype), info.shape, 'f16', name)
-      : ctx.upload(toFloat32(bytes, info.dtype), info.shape, 'f32', name);
+  const values = options.as === 'f16' ? toFloat16Bits(bytes, info.dtype) : toFloat32(bytes, info.dtype);
+  const bad = firstNonFinite(values);
+  if (bad >= 0) {
+    const v = values instanceof Float32Array ? values[bad]! : halfBitsToFloat(values[bad]!);
+    const overflow = values instanceof Uint16Array && isFiniteIn(bytes, info.dtype, bad);
+    const why = overflow ? ` (a finite ${info.dtype} value beyond ±65504, the f16 it is stored as on the GPU)` : '';
+    throw new SafetensorsError(info.file, `tensor "${name}" holds ${v} at element ${bad}${why}: weights must be finite numbers (a NaN or infinite weight makes every answer NaN)`);
+  }
+  const tensor = values instanceof Uint16Array ? ctx.upload(values, info.shape, 'f16', name) : ctx.upload(values, info.shape, 'f32', name);
   options.progress?.uploadedBytes(tensor.byteLength);
   return tensor;
+}
+
+/**
+ * Index of the first NaN or ±Infinity in converted weights (f16 bits or f32), or −1. Weights
+ * are refused at load rather than answering NaN: the pass is one linear scan of bytes the
+ * conversion has just walked, small next to the download itself, and a user would rather hear
+ * which tensor is broken than read an empty answer.
+ */
+export function firstNonFinite(values: Uint16Array | Float32Array): number {
+  if (values instanceof Float32Array) {
+    // Exponent all ones (0x7f800000) is Inf or NaN; checking the bits avoids a float compare per value.
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let i = 0; i < bits.length; i++) if ((bits[i]! & 0x7f800000) === 0x7f800000) return i;
+    return -1;
+  }
+  for (let i = 0; i < values.length; i++) if ((values[i]! & 0x7c00) === 0x7c00) return i;
+  return -1;
+}
+
+/** Whether element `i` of the raw checkpoint bytes is finite (so a non-finite f16 came from overflow). */
+function isFiniteIn(bytes: Uint8Array, dtype: TensorInfo['dtype'], i: number): boolean {
+  return Number.isFinite(toFloat32(bytes.subarray(i * (dtype === 'F32' ? 4 : 2), (i + 1) * (dtype === 'F32' ? 4 : 2)), dtype)[0]);
 }

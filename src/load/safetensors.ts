@@ -77,8 +77,9 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, fileName:
   let metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(json as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof value !== 'object' || value === null || Object.values(value).some((v) => typeof v !== 'string')) {
-        throw new SafetensorsError(fileName, '__metadata__ must map strings to strings');
+      // An array is an object too, and ["pt"] would pass a values check: refuse it by name.
+      if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.values(value).some((v) => typeof v !== 'string')) {
+        throw new SafetensorsError(fileName, `__metadata__ must be an object mapping strings to strings, got ${excerpt(value)}`);
       }
       metadata = value as Record<string, string>;
       continue;
@@ -107,15 +108,33 @@ export function parseHeader(headerBytes: Uint8Array, fileSize: number, fileName:
   return { fileName, dataOffset, tensors, metadata };
 }
 
+/**
+ * A short JSON rendering of a header value for error messages. Depth- and length-bounded: a
+ * hostile header may nest 10^5 arrays, and JSON.stringify of that overflows the stack.
+ */
+export function excerpt(value: unknown, max = 80): string {
+  const walk = (v: unknown, depth: number): string => {
+    if (Array.isArray(v)) return depth > 3 ? '[…]' : `[${v.slice(0, 8).map((x) => walk(x, depth + 1)).join(', ')}${v.length > 8 ? ', …' : ''}]`;
+    if (typeof v === 'object' && v !== null) {
+      if (depth > 3) return '{…}';
+      const keys = Object.keys(v).slice(0, 8);
+      return `{${keys.map((k) => `${JSON.stringify(k)}: ${walk((v as Record<string, unknown>)[k], depth + 1)}`).join(', ')}${Object.keys(v).length > 8 ? ', …' : ''}}`;
+    }
+    return v === undefined ? 'nothing' : JSON.stringify(v) ?? String(v);
+  };
+  const text = walk(value, 0);
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 function parseEntry(fileName: string, name: string, value: unknown, dataOffset: number): TensorInfo {
   const bad = (what: string) => new SafetensorsError(fileName, `tensor "${name}": ${what}`);
   if (typeof value !== 'object' || value === null) throw bad('entry must be an object');
   const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
   if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') {
-    throw bad(`dtype ${JSON.stringify(dtype)} is not supported (F32, F16 or BF16)`);
+    throw bad(`dtype ${excerpt(dtype)} is not supported (F32, F16 or BF16)`);
   }
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw bad(`shape ${JSON.stringify(shape)} must be a list of non-negative integers`);
+    throw bad(`shape ${excerpt(shape)} must be a list of non-negative integers`);
   }
   if (
     !Array.isArray(offsets) ||
@@ -123,7 +142,7 @@ function parseEntry(fileName: string, name: string, value: unknown, dataOffset: 
     !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
     offsets[0] > offsets[1]
   ) {
-    throw bad(`data_offsets ${JSON.stringify(offsets)} must be [begin, end] with 0 ≤ begin ≤ end`);
+    throw bad(`data_offsets ${excerpt(offsets)} must be [begin, end] of integers with 0 ≤ begin ≤ end < 2^53`);
   }
   const count = (shape as number[]).reduce((a, b) => a * b, 1);
   const bytes = count * SAFETENSORS_DTYPE_BYTES[dtype];

@@ -63,7 +63,7 @@ describe('Engine.load refuses weights whose shapes config.json does not imply', 
     const bad = transposed(makeTinyLlava({ seed: 12 }), GATE);
     const [inter, hidden] = bad.shape as [number, number];
     const { source, reads } = recording(bad.files, 'transposed-tiny');
-    await expect(engine.load(source)).rejects.toThrow(`transposed-tiny: tensor ${GATE} has shape [${hidden}, ${inter}], config.json implies [${inter}, ${hidden}]`);
+    await expect(engine.load(source)).rejects.toThrow(`transposed-tiny: tensor ${GATE} has shape [${hidden}, ${inter}], config.json implies [${inter}, ${hidden}] (transposed?)`);
     expect(reads.length).toBeGreaterThan(0);
     for (const r of reads) expect(r.end, `read [${r.start}, ${r.end})`).toBeLessThanOrEqual(bad.headerEnd);
   });
@@ -74,6 +74,22 @@ describe('Engine.load refuses weights whose shapes config.json does not imply', 
     config.text_config['tie_word_embeddings'] = 'false';
     files.set('config.json', new TextEncoder().encode(JSON.stringify(config)));
     await expect(engine.load({ files, name: 'string-flag' })).rejects.toThrow('config.json text_config.tie_word_embeddings must be true or false, got "false"');
+  });
+
+  it('a weight holding NaN, Infinity or an F32 value past f16 is refused at load naming the tensor (fuzz: it answered NaN logits)', async () => {
+    for (const [value, what] of [
+      [NaN, /holds NaN at element 3: weights must be finite/],
+      [-Infinity, /holds -Infinity at element 3/],
+      [1e6, /holds Infinity at element 3 \(a finite F32 value beyond ±65504, the f16 it is stored as on the GPU\)/],
+    ] as const) {
+      const files = makeTinyLlava({ seed: 14 });
+      const single = files.get('model.safetensors')!.slice();
+      const header = parseHeader(single.subarray(8, 8 + headerLength(single.subarray(0, 8), single.byteLength, 'model.safetensors')), single.byteLength, 'model.safetensors');
+      const t = header.tensors.get(GATE)!;
+      new DataView(single.buffer, t.begin).setFloat32(12, value, true);
+      files.set('model.safetensors', single);
+      await expect(engine.load({ files, name: 'nan-tiny' }), String(value)).rejects.toThrow(new RegExp(`model\\.safetensors: tensor "${GATE.replace(/\./g, '\\.')}" ${what.source}`));
+    }
   });
 
   it('the engine still answers with the model it had', async () => {

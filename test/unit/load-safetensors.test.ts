@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openCheckpoint } from '../../src/load/checkpoint';
+import { firstNonFinite, openCheckpoint } from '../../src/load/checkpoint';
 import { toFloat16Bits, toFloat32 } from '../../src/load/convert';
 import { encodeSafetensors, headerLength, parseHeader } from '../../src/load/safetensors';
 import { MemorySource } from '../../src/load/source';
@@ -81,7 +81,7 @@ describe('safetensors validation', () => {
     const ck = await openCheckpoint(files({ a: 's1.safetensors', b: 's2.safetensors' }));
     expect(ck.info('b').file).toBe('s2.safetensors');
     await expect(openCheckpoint(files({ a: 's1.safetensors', c: 's2.safetensors' }))).rejects.toThrow(/maps "c" to s2\.safetensors, which does not contain it/);
-    await expect(openCheckpoint(files({ a: 's1.safetensors', b: 's3.safetensors' }))).rejects.toThrow(/s3\.safetensors: not found/);
+    await expect(openCheckpoint(files({ a: 's1.safetensors', b: 's3.safetensors' }))).rejects.toThrow(/maps "b" to shard s3\.safetensors, which is not in memory/);
     await expect(openCheckpoint(new MemorySource(new Map()))).rejects.toThrow(/no weights found \(looked for model\.safetensors and model\.safetensors\.index\.json\)/);
   });
 
@@ -96,5 +96,62 @@ describe('safetensors validation', () => {
     const shifted = new Uint8Array(9);
     shifted.set(f32([1, -2]), 1);
     expect([...toFloat32(shifted.subarray(1), 'F32')]).toEqual([1, -2]);
+  });
+
+  // Found by the seeded fuzzer (tools/fuzz/cases/safetensors.ts, issue 20).
+  describe('hostile headers and indexes the fuzzer found', () => {
+    const one = { a: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } };
+
+    it('__metadata__ as an array ([] or ["pt"]) is refused like any non-object', async () => {
+      for (const metadata of [[], ['pt'], null, 'pt']) {
+        await expect(open(rawFile({ __metadata__: metadata, ...one }, new Uint8Array(4))), JSON.stringify(metadata)).rejects.toThrow(/model\.safetensors: __metadata__ must be an object mapping strings to strings/);
+      }
+    });
+
+    it('a shape nested 100000 arrays deep is refused naming the tensor, not a stack overflow in the message', async () => {
+      const depth = 100_000;
+      const json = `{"a":{"dtype":"F32","shape":${'['.repeat(depth)}${']'.repeat(depth)},"data_offsets":[0,4]}}`;
+      const bytes = new TextEncoder().encode(json);
+      const file = new Uint8Array(8 + bytes.length + 4);
+      new DataView(file.buffer).setBigUint64(0, BigInt(bytes.length), true);
+      file.set(bytes, 8);
+      await expect(open(file)).rejects.toThrow(/tensor "a": shape \[\[\[\[\[…\]\]\]\]\] must be a list of non-negative integers/);
+    });
+
+    it('an index that is null, an array or a number, an empty weight_map, an empty or missing shard name: named errors', async () => {
+      const s1 = encodeSafetensors([{ name: 'a', dtype: 'F32', shape: [1], data: f32([1]) }]);
+      const withIndex = (index: string) => openCheckpoint(new MemorySource(new Map([['model.safetensors.index.json', new TextEncoder().encode(index)], ['s1.safetensors', s1]])));
+      for (const index of ['null', '[]', '42']) {
+        await expect(withIndex(index), index).rejects.toThrow(/^model\.safetensors\.index\.json must be a JSON object with a "weight_map"/);
+      }
+      await expect(withIndex('{"weight_map": null}')).rejects.toThrow(/"weight_map" must be an object mapping tensor names to shard files, got null/);
+      await expect(withIndex('{"weight_map": [["a", "s1.safetensors"]]}')).rejects.toThrow(/"weight_map" must be an object/);
+      await expect(withIndex('{"weight_map": {}}')).rejects.toThrow(/"weight_map" is empty/);
+      await expect(withIndex('{"weight_map": {"a": ""}}')).rejects.toThrow(/shard name "" is not a plain file name/);
+      await expect(withIndex('{"weight_map": {"a": "s1.safetensors", "b": "s9.safetensors"}}')).rejects.toThrow(/model\.safetensors\.index\.json maps "b" to shard s9\.safetensors, which is not in/);
+    });
+
+    it('missing layer tensors name num_hidden_layers; a missing lm_head names tie_word_embeddings', async () => {
+      const ck = await open(
+        encodeSafetensors([
+          { name: 'language_model.model.layers.0.mlp.up_proj.weight', dtype: 'F32', shape: [1], data: f32([1]) },
+          { name: 'vision_tower.vision_model.encoder.layers.0.mlp.fc1.weight', dtype: 'F32', shape: [1], data: f32([1]) },
+        ]),
+      );
+      expect(() => ck.require(['language_model.model.layers.1.mlp.up_proj.weight'])).toThrow(/the checkpoint holds language_model\.model\.layers\.0…0: config\.json text_config\.num_hidden_layers asks for more layers than it has/);
+      expect(() => ck.require(['vision_tower.vision_model.encoder.layers.3.mlp.fc1.weight'])).toThrow(/config\.json vision_config\.num_hidden_layers asks for more/);
+      expect(() => ck.require(['language_model.lm_head.weight'])).toThrow(/config\.json tie_word_embeddings is false or absent, so a separate lm_head is needed/);
+      // A tensor that is simply gone gets no guess.
+      expect(() => ck.require(['multi_modal_projector.linear_1.weight'])).toThrow(/missing from the checkpoint: multi_modal_projector\.linear_1\.weight$/);
+    });
+
+    it('firstNonFinite finds NaN / ±Infinity in f32 values and f16 bits', () => {
+      expect(firstNonFinite(Float32Array.from([1, -2, 3]))).toBe(-1);
+      expect(firstNonFinite(Float32Array.from([1, NaN, 3]))).toBe(1);
+      expect(firstNonFinite(Float32Array.from([1, 2, -Infinity]))).toBe(2);
+      expect(firstNonFinite(Uint16Array.from([0x3c00, 0x7bff, 0xfbff]))).toBe(-1); // 1, ±65504
+      expect(firstNonFinite(Uint16Array.from([0x3c00, 0x7c00]))).toBe(1); // +Inf
+      expect(firstNonFinite(Uint16Array.from([0x7e00]))).toBe(0); // NaN
+    });
   });
 });
