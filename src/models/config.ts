@@ -100,10 +100,18 @@ export function posInt(obj: Json, key: string, where: string, fallback?: number,
   return v;
 }
 
-/** A norm epsilon in (0, 0.1]. */
+/**
+ * The smallest normal f32: norms run in f32 on the GPU, where a smaller epsilon (1e-320, say)
+ * is flushed to 0 and no longer guards the division.
+ */
+export const MIN_EPS = 1.1754943508222875e-38;
+
+/** A norm epsilon in [MIN_EPS, 0.1]. */
 export function epsilon(obj: Json, key: string, where: string, fallback: number): number {
   const v = num(obj, key, where, fallback);
-  if (!(v > 0 && v <= MAX_EPS)) throw new ConfigError(`${fieldName(where, key)} ${v} is outside the allowed range (0, ${MAX_EPS}]`);
+  if (!(v >= MIN_EPS && v <= MAX_EPS)) {
+    throw new ConfigError(`${fieldName(where, key)} ${v} is outside the allowed range [${MIN_EPS.toPrecision(3)}, ${MAX_EPS}] (a positive guard that f32 can hold)`);
+  }
   return v;
 }
 

@@ -39,6 +39,48 @@ const MB = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /**
+ * Which config.json fields set each dimension of a tensor, by the tensor's role (its name's
+ * ending) and part (text decoder, vision tower, connector). Only for messages: a shape
+ * mismatch then names the field to look at ("dim 1 is text_config.hidden_size"), not just
+ * the tensor. The families build the shapes themselves; this table mirrors the HF layouts.
+ */
+const DIM_FIELDS: readonly { pattern: RegExp; part: 'text' | 'vision' | 'any'; dims: readonly string[] }[] = [
+  { pattern: /(embed_tokens|lm_head)\.weight$/, part: 'text', dims: ['vocab_size', 'hidden_size'] },
+  { pattern: /self_attn\.q_proj\.weight$/, part: 'text', dims: ['num_attention_heads × head_dim', 'hidden_size'] },
+  { pattern: /self_attn\.[kv]_proj\.weight$/, part: 'text', dims: ['num_key_value_heads × head_dim', 'hidden_size'] },
+  { pattern: /self_attn\.q_proj\.bias$/, part: 'text', dims: ['num_attention_heads × head_dim'] },
+  { pattern: /self_attn\.[kv]_proj\.bias$/, part: 'text', dims: ['num_key_value_heads × head_dim'] },
+  { pattern: /self_attn\.o_proj\.weight$/, part: 'text', dims: ['hidden_size', 'num_attention_heads × head_dim'] },
+  { pattern: /mlp\.(gate|up)_proj\.weight$/, part: 'text', dims: ['intermediate_size', 'hidden_size'] },
+  { pattern: /mlp\.down_proj\.weight$/, part: 'text', dims: ['hidden_size', 'intermediate_size'] },
+  { pattern: /(layernorm|norm)\.weight$/, part: 'text', dims: ['hidden_size'] },
+  { pattern: /patch_embedding\.weight$/, part: 'vision', dims: ['hidden_size', 'num_channels', 'patch_size', 'patch_size'] },
+  { pattern: /position_embedding\.weight$/, part: 'vision', dims: ['(image_size / patch_size)² patches (+1 for CLIP\'s class token)', 'hidden_size'] },
+  { pattern: /self_attn\.(q|k|v|out)_proj\.weight$/, part: 'vision', dims: ['hidden_size', 'hidden_size'] },
+  { pattern: /mlp\.fc1\.weight$/, part: 'vision', dims: ['intermediate_size', 'hidden_size'] },
+  { pattern: /mlp\.fc1\.bias$/, part: 'vision', dims: ['intermediate_size'] },
+  { pattern: /mlp\.fc2\.weight$/, part: 'vision', dims: ['hidden_size', 'intermediate_size'] },
+  { pattern: /\.(bias|weight)$|class_embedding$/, part: 'vision', dims: ['hidden_size'] },
+  { pattern: /linear_1\.weight$/, part: 'any', dims: ['text_config.hidden_size', 'vision_config.hidden_size'] },
+  { pattern: /linear_2\.weight$/, part: 'any', dims: ['text_config.hidden_size', 'text_config.hidden_size'] },
+  { pattern: /linear_[12]\.bias$|image_newline$/, part: 'any', dims: ['text_config.hidden_size'] },
+  { pattern: /connector\.modality_projection\.proj\.weight$/, part: 'any', dims: ['text_config.hidden_size', 'vision_config.hidden_size × scale_factor²'] },
+];
+
+/** " (dim 1 is text_config.hidden_size)" for the dimensions that differ, or "" when the role is unknown. */
+export function shapeHint(name: string, actual: readonly number[], expected: readonly number[]): string {
+  const part = /vision/.test(name) ? 'vision' : /language_model|text_model|lm_head/.test(name) ? 'text' : 'any';
+  const row = DIM_FIELDS.find((r) => (r.part === part || r.part === 'any') && r.pattern.test(name) && r.dims.length === expected.length);
+  if (!row) return '';
+  const field = (d: string) => (row.part === 'any' ? d : `${part}_config.${d}`);
+  if (actual.length !== expected.length) return ` (a rank-${expected.length} tensor: ${row.dims.map(field).join(' × ')})`;
+  const diff = expected.map((_, i) => i).filter((i) => actual[i] !== expected[i]);
+  // A swapped pair is a transposed tensor, not a wrong field.
+  if (diff.length === 2 && actual[diff[0]!] === expected[diff[1]!] && actual[diff[1]!] === expected[diff[0]!]) return ' (transposed?)';
+  return ` (${diff.map((i) => `dim ${i} is ${field(row.dims[i]!)}`).join(', ')})`;
+}
+
+/**
  * Refuses a checkpoint whose headers disagree with the plan: a transposed, flattened or
  * mis-sized tensor, or one whose config.json widths (hidden, heads, vocab) are not the weights'.
  * Pure: `tensors` are the safetensors header entries. Names the tensor, its shape and the
@@ -52,7 +94,7 @@ export function checkTensorShapes(tensors: ReadonlyMap<string, { shape: readonly
     const t = tensors.get(name);
     if (!t) continue; // Checkpoint.require names missing tensors
     if (t.shape.length !== expected.length || t.shape.some((x, i) => x !== expected[i])) {
-      bad.push(`tensor ${name} has shape ${shapeText(t.shape)}, config.json implies ${shapeText(expected)}`);
+      bad.push(`tensor ${name} has shape ${shapeText(t.shape)}, config.json implies ${shapeText(expected)}${shapeHint(name, t.shape, expected)}`);
     }
   }
   if (bad.length > 0) {

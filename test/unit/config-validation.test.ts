@@ -109,8 +109,8 @@ describe('config.json sizes: upper bounds and ranges, naming the field', () => {
     ['text_config.vocab_size', 1e8, new RegExp(`^config\\.json text_config\\.vocab_size 100000000 is over the maximum ${L.vocab.max}`)],
     ['text_config.max_position_embeddings', 1e9, /^config\.json text_config\.max_position_embeddings 1000000000 is over the maximum 1048576 \(the RoPE table/],
     ['text_config.max_position_embeddings', 1.5, /^config\.json text_config\.max_position_embeddings must be a positive integer, got 1\.5/],
-    ['text_config.rms_norm_eps', 1e9, /^config\.json text_config\.rms_norm_eps 1000000000 is outside the allowed range \(0, 0\.1\]$/],
-    ['text_config.rms_norm_eps', 0, /^config\.json text_config\.rms_norm_eps 0 is outside the allowed range \(0, 0\.1\]$/],
+    ['text_config.rms_norm_eps', 1e9, /^config\.json text_config\.rms_norm_eps 1000000000 is outside the allowed range \[1\.18e-38, 0\.1\]/],
+    ['text_config.rms_norm_eps', 0, /^config\.json text_config\.rms_norm_eps 0 is outside the allowed range \[1\.18e-38, 0\.1\]/],
     ['text_config.rms_norm_eps', -1e-6, /rms_norm_eps -0\.000001 is outside the allowed range/],
     ['text_config.rms_norm_eps', '1e-6', /^config\.json text_config\.rms_norm_eps must be a number, got "1e-6"$/],
     ['text_config.rope_theta', 0, /^config\.json text_config\.rope_theta 0 must be a finite number > 0$/],
@@ -123,7 +123,7 @@ describe('config.json sizes: upper bounds and ranges, naming the field', () => {
     ['vision_config.intermediate_size', 1e9, /^config\.json vision_config\.intermediate_size 1000000000 is over the maximum 262144/],
     ['vision_config.num_attention_heads', 2048, /^config\.json vision_config\.num_attention_heads 2048 is over the maximum 1024/],
     ['vision_config.num_channels', 1000, /^config\.json vision_config\.num_channels 1000 is over the maximum 4/],
-    ['vision_config.layer_norm_eps', 1e9, /^config\.json vision_config\.layer_norm_eps 1000000000 is outside the allowed range \(0, 0\.1\]$/],
+    ['vision_config.layer_norm_eps', 1e9, /^config\.json vision_config\.layer_norm_eps 1000000000 is outside the allowed range \[1\.18e-38, 0\.1\]/],
     ['vision_config.layer_norm_eps', 0, /^config\.json vision_config\.layer_norm_eps 0 is outside the allowed range/],
   ];
 
@@ -210,18 +210,20 @@ describe('weight shapes against config.json, before any weight is read', () => {
       const names = [...p.dtypes.keys()];
       const gate = names.find((n) => n.endsWith('layers.0.mlp.gate_proj.weight'))!;
       const [inter, hidden] = tensors.get(gate)!.shape as [number, number];
-      expect(refusal(withShape(tensors, gate, [hidden, inter]), p).message).toBe(`${where}: tensor ${gate} has shape [${hidden}, ${inter}], config.json implies [${inter}, ${hidden}]`);
+      expect(refusal(withShape(tensors, gate, [hidden, inter]), p).message).toBe(`${where}: tensor ${gate} has shape [${hidden}, ${inter}], config.json implies [${inter}, ${hidden}] (transposed?)`);
 
       const conv = names.find((n) => n.endsWith('embeddings.patch_embedding.weight'))!;
       const [d, c, k] = tensors.get(conv)!.shape as [number, number, number, number];
-      expect(refusal(withShape(tensors, conv, [d, c * k * k]), p).message).toBe(`${where}: tensor ${conv} has shape [${d}, ${c * k * k}], config.json implies [${d}, ${c}, ${k}, ${k}]`);
+      expect(refusal(withShape(tensors, conv, [d, c * k * k]), p).message).toBe(
+        `${where}: tensor ${conv} has shape [${d}, ${c * k * k}], config.json implies [${d}, ${c}, ${k}, ${k}] (a rank-4 tensor: vision_config.hidden_size × vision_config.num_channels × vision_config.patch_size × vision_config.patch_size)`,
+      );
 
       const embed = names.find((n) => n.endsWith('embed_tokens.weight'))!;
       const [rows] = tensors.get(embed)!.shape as [number, number];
       expect(refusal(withShape(tensors, embed, [rows - 1, hidden]), p).message).toMatch(new RegExp(`tensor ${esc(embed)} has shape \\[${rows - 1}, ${hidden}\\], config\\.json implies \\[${rows}, ${hidden}\\]`));
 
       const norm = names.find((n) => n.endsWith('layers.0.input_layernorm.weight'))!;
-      expect(refusal(withShape(tensors, norm, [hidden, 1]), p).message).toMatch(/config\.json implies \[\d+\]$/);
+      expect(refusal(withShape(tensors, norm, [hidden, 1]), p).message).toMatch(/config\.json implies \[\d+\] \(a rank-1 tensor: text_config\.hidden_size\)$/);
     });
 
     it(`${arch}: config widths that disagree with the weights (vocab, hidden, heads) are refused at load`, () => {
@@ -231,7 +233,7 @@ describe('weight shapes against config.json, before any weight is read', () => {
       // vocab_size 64 rows more than the embedding holds (the image token id stays inside it).
       const moreVocab = edited(config, 'text_config.vocab_size', vocab + 64);
       if (arch === 'idefics3') moreVocab['vocab_size'] = vocab + 64;
-      expect(refusal(tensors, plan(moreVocab, tensors.keys())).message).toMatch(new RegExp(`embed_tokens\\.weight has shape \\[${vocab}, \\d+\\], config\\.json implies \\[${vocab + 64}, \\d+\\]`));
+      expect(refusal(tensors, plan(moreVocab, tensors.keys())).message).toMatch(new RegExp(`embed_tokens\\.weight has shape \\[${vocab}, \\d+\\], config\\.json implies \\[${vocab + 64}, \\d+\\] \\(dim 0 is text_config\\.vocab_size\\)`));
       // Fewer KV heads than the weights: k_proj is refused.
       const kv = text['num_key_value_heads'] as number;
       const heads = text['num_attention_heads'] as number;
@@ -241,7 +243,7 @@ describe('weight shapes against config.json, before any weight is read', () => {
       const hidden = text['hidden_size'] as number;
       const wider = edited(edited(config, 'text_config.hidden_size', hidden * 2), 'text_config.head_dim', hidden / heads);
       const m = refusal(tensors, plan(wider, tensors.keys())).message;
-      expect(m).toMatch(new RegExp(`, config\\.json implies \\[[^\\]]*${hidden * 2}[^\\]]*\\] \\(and \\d+ more tensor\\(s\\) of the wrong shape\\)$`));
+      expect(m).toMatch(new RegExp(`, config\\.json implies \\[[^\\]]*${hidden * 2}[^\\]]*\\] \\(dim 1 is text_config\\.hidden_size\\) \\(and \\d+ more tensor\\(s\\) of the wrong shape\\)$`));
       // Vision width mismatch: the tower's tensors and the projector are refused.
       const v = config['vision_config'] as Json;
       const vWide = edited(config, 'vision_config.intermediate_size', (v['intermediate_size'] as number) + 8);
@@ -264,5 +266,41 @@ describe('weight shapes against config.json, before any weight is read', () => {
       /^tiny: config\.json text_config\.max_position_embeddings 1048576 needs a 512\.0 MiB RoPE table \(positions × head_dim 128 × 4 bytes\), over this adapter's largest storage binding \(128\.0 MiB\); at most 262144 positions fit$/,
     );
     expect(() => checkDecoderFits(limits, { ...text, maxPositions: 4096 }, where)).not.toThrow();
+  });
+});
+
+// Found by the seeded fuzzer (tools/fuzz/cases/config.ts, issue 20).
+describe('config.json cases the fuzzer found', () => {
+  it('an epsilon f32 flushes to 0 (1e-320) is refused naming the field', () => {
+    const { config, tensors } = tiny('llava');
+    expectRefused(edited(config, 'text_config.rms_norm_eps', 1e-320), tensors.keys(), /text_config\.rms_norm_eps 1e-320 is outside the allowed range \[1\.18e-38, 0\.1\]/, 'rms 1e-320');
+    expectRefused(edited(config, 'vision_config.layer_norm_eps', 1e-40), tensors.keys(), /vision_config\.layer_norm_eps 1e-40 is outside/, 'ln 1e-40');
+  });
+
+  it('familyFor checks the whole config, so a bad image_token_id is named before the tokenizer is read', () => {
+    const { config } = tiny('idefics3');
+    for (const id of [1e300, 2 ** 53, -(2 ** 31), 610]) {
+      expect(() => familyFor(edited(config, 'image_token_id', id)), String(id)).toThrow(/config\.json image_token_id .* is not a token id of the 610-token vocabulary/);
+    }
+    const { config: llava } = tiny('llava');
+    expect(() => familyFor(edited(llava, 'text_config.hidden_size', '64'))).toThrow(/text_config\.hidden_size must be a number, got "64"/);
+  });
+
+  it('a shape mismatch names the config field behind the wrong dimension', () => {
+    const refusalOf = (arch: string, path: string, value: unknown): string => {
+      const { config, tensors } = tiny(arch);
+      try {
+        checkTensorShapes(tensors, plan(edited(config, path, value), tensors.keys()), 'tiny');
+      } catch (e) {
+        return (e as Error).message;
+      }
+      throw new Error(`${arch} ${path} = ${String(value)} not refused`);
+    };
+    expect(refusalOf('llava-onevision', 'text_config.intermediate_size', 164)).toMatch(/gate_proj\.weight has shape \[160, 64\], config\.json implies \[164, 64\] \(dim 0 is text_config\.intermediate_size\)/);
+    expect(refusalOf('llava-qwen2', 'vision_config.image_size', 68)).toMatch(/position_embedding\.weight has shape \[49, 48\], config\.json implies \[64, 48\] \(dim 0 is vision_config\.\(image_size \/ patch_size\)² patches/);
+    expect(refusalOf('llava-next', 'vision_config.num_channels', 1)).toMatch(/patch_embedding\.weight .* \(dim 1 is vision_config\.num_channels\)/);
+    expect(refusalOf('llava', 'vision_config.patch_size', 8)).toMatch(/\(dim 2 is vision_config\.patch_size, dim 3 is vision_config\.patch_size\)/);
+    expect(refusalOf('idefics3', 'text_config.head_dim', 32)).toMatch(/q_proj\.weight .* \(dim 0 is text_config\.num_attention_heads × head_dim\)/);
+    expect(refusalOf('llava-onevision', 'vision_config.hidden_size', 38)).toMatch(/\(dim 0 is vision_config\.hidden_size\)/);
   });
 });

@@ -92,7 +92,7 @@ describe('parseSiglipVision', () => {
       [{ num_hidden_layers: 2.5 }, /vision_config\.num_hidden_layers must be a positive integer, got 2\.5/],
       [{ image_size: '384' }, /vision_config\.image_size must be a number, got "384"/],
       [{ image_size: 10, patch_size: 14 }, /patch_size 14 is larger than image_size 10/],
-      [{ layer_norm_eps: -1 }, /vision_config\.layer_norm_eps -1 is outside the allowed range \(0, 0\.1\]/],
+      [{ layer_norm_eps: -1 }, /vision_config\.layer_norm_eps -1 is outside the allowed range \[1\.18e-38, 0\.1\]/],
     ];
     for (const [config, message] of bad) {
       expect(() => parseSiglipVision(config), JSON.stringify(config)).toThrow(ConfigError);
