@@ -7,8 +7,9 @@
  * Allowed (every family): every pixel size (size.shortest_edge / longest_edge / height /
  * width, a plain `size` number, crop_size, max_image_size.longest_edge, each pinpoint side) is
  * an integer in 1..MAX_IMAGE_SIDE (4096, Python Idefics3's MAX_IMAGE_SIZE; the largest real
- * setting, OneVision's 2304-px pinpoints, is below it); image_mean a finite number or 3 of them;
- * image_std a number > 0 or 3 of them; rescale_factor a finite number in (0, 1]; resample a PIL
+ * setting, OneVision's 2304-px pinpoints, is below it); image_mean a number in ±MAX_MEAN or 3 of
+ * them; image_std a number in [MIN_STD, MAX_STD] or 3 of them; max_image_size an object;
+ * rescale_factor a finite number in (0, 1]; resample a PIL
  * code 0–5; the do_* switches booleans (or null); at most MAX_PINPOINTS pinpoints. image_mean,
  * image_std and rescale_factor may be absent but not null.
  */
@@ -17,6 +18,11 @@
 export const MAX_IMAGE_SIDE = 4096;
 /** Most anyres pinpoints accepted (OneVision has 36). */
 export const MAX_PINPOINTS = 256;
+/** image_mean bound (pixel units at most: 255 is the largest meaningful mean). */
+export const MAX_MEAN = 1000;
+/** image_std bounds: below MIN_STD normalised pixels reach ~1e5 and more; above MAX_STD they are all ~0. */
+export const MIN_STD = 0.001;
+export const MAX_STD = 1000;
 /** Largest image accepted as input, in pixels (8192 × 8192). */
 export const MAX_INPUT_PIXELS = 8192 * 8192;
 
@@ -64,6 +70,10 @@ export function checkImageProcessorConfig(config: unknown, file = 'preprocessor_
   sizeDict('size', ['shortest_edge', 'longest_edge', 'height', 'width']);
   sizeDict('crop_size', ['height', 'width']);
   sizeDict('max_image_size', ['longest_edge']);
+  // Python indexes max_image_size["longest_edge"]; a plain number there was silently read as "absent".
+  if (c['max_image_size'] !== undefined && c['max_image_size'] !== null && (typeof c['max_image_size'] !== 'object' || (c['max_image_size'] as Json)['longest_edge'] === undefined)) {
+    fail('max_image_size', c['max_image_size'], 'an object with longest_edge (pixels)');
+  }
   for (const field of ['size', 'crop_size']) {
     const v = c[field];
     if (v && typeof v === 'object') {
@@ -72,15 +82,17 @@ export function checkImageProcessorConfig(config: unknown, file = 'preprocessor_
     }
   }
   // null is refused (not read as "the default"): transformers.js and our processors would compute NaN with it.
-  const perChannel = (field: string, positive: boolean) => {
+  // Bounded, not only finite: a mean of 1e30 or a std of 1e-30 gives finite pixels of ~1e30
+  // whose squares overflow float32 in the tower's first layer norm, and every logit is NaN.
+  // Real values are on the 0–1 scale (0.26–0.5) or, without rescaling, the 0–255 one (58.4).
+  const perChannel = (field: string, lo: number, hi: number, allowed: string) => {
     const v = c[field];
     if (v === undefined) return;
-    const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && (!positive || x > 0);
-    const allowed = `${positive ? 'a number > 0' : 'a finite number'} or a list of 3 of them (one per RGB channel)`;
-    if (Array.isArray(v) ? v.length !== 3 || !v.every(ok) : !ok(v)) fail(field, v, allowed);
+    const ok = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= lo && x <= hi;
+    if (Array.isArray(v) ? v.length !== 3 || !v.every(ok) : !ok(v)) fail(field, v, `${allowed} or a list of 3 of them (one per RGB channel)`);
   };
-  perChannel('image_mean', false);
-  perChannel('image_std', true);
+  perChannel('image_mean', -MAX_MEAN, MAX_MEAN, `a number from -${MAX_MEAN} to ${MAX_MEAN}`);
+  perChannel('image_std', MIN_STD, MAX_STD, `a number from ${MIN_STD} to ${MAX_STD}`);
   const rf = c['rescale_factor'];
   if (rf !== undefined && (typeof rf !== 'number' || !Number.isFinite(rf) || rf <= 0 || rf > 1)) fail('rescale_factor', rf, 'a number in (0, 1] (1/255 for 8-bit pixels)');
   const rs = c['resample'];

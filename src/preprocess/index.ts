@@ -212,6 +212,70 @@ function pilPlan(config: Json): { resize: { shortestEdge: number } | { height: n
 }
 
 
+/** Image processors our own code implements (transformers.js has no LlavaNextImageProcessor). */
+const OWN_PROCESSORS = new Set(['LlavaNextImageProcessor']);
+
+/**
+ * image_processor_type, when given, must name a real image processor class: an unknown one
+ * ("Foo", 42, null, the base "ImageProcessor") would silently get transformers.js's generic
+ * processor, whose resize is not the model's, as Python's AutoImageProcessor would refuse it.
+ */
+function checkProcessorType(value: unknown, where: string): void {
+  if (value === undefined) return;
+  const name = typeof value === 'string' ? value.replace(/Fast$/, '') : '';
+  const Base = transformers.ImageProcessor as unknown as abstract new (...args: never[]) => unknown;
+  const cls = (transformers as unknown as Record<string, unknown>)[name];
+  const known = OWN_PROCESSORS.has(name) || (typeof cls === 'function' && cls.prototype instanceof Base);
+  if (!known) throw new PreprocessError(`${where}: preprocessor_config.json image_processor_type is ${shown(value)}; it must name an image processor class (CLIPImageProcessor, SiglipImageProcessor, LlavaNextImageProcessor, LlavaOnevisionImageProcessor, Idefics3ImageProcessor, …)`);
+}
+
+/**
+ * LLaVA (model_type "llava") feeds the processor's output to the tower as it is: it must be
+ * exactly vision_config.image_size square, or the patch count would not match the position
+ * embeddings (the tiling families check their tile against the tower themselves).
+ */
+function checkTowerInput(c: Json, imageSize: { height: number; width: number } | null, modelConfig: Json, where: string): void {
+  if (modelConfig['model_type'] !== 'llava') return;
+  const side = (modelConfig['vision_config'] as Json | undefined)?.['image_size'];
+  if (typeof side !== 'number') return;
+  if (imageSize && imageSize.height === side && imageSize.width === side) return;
+  const field = c['do_center_crop'] ? 'crop_size' : c['do_resize'] === false ? 'do_resize' : 'size';
+  const why = field === 'do_resize' ? 'do_resize false without a centre crop' : `${field} ${shown(c[field])}${c['do_center_crop'] ? '' : ' without a centre crop'}`;
+  const got = imageSize ? `${imageSize.width}×${imageSize.height} images` : `images of varying size (${why})`;
+  throw new PreprocessError(`${where}: preprocessor_config.json ${field} makes ${got}, but the vision tower takes ${side}×${side} (config.json vision_config.image_size)`);
+}
+
+/**
+ * Idefics3 / SmolVLM: `size` must give longest_edge (Python refuses a size without it), and the
+ * tile grid the largest image can be split into must have its <row_i_col_j> tags in the
+ * tokenizer; otherwise (size.longest_edge 4096 with 32-px tiles: 128 × 128 tiles) the first
+ * image would be resized and cut into thousands of tiles before failing on a missing tag.
+ */
+function checkIdefics3Tiles(c: Json, modelConfig: Json, hasToken: (t: string) => boolean, where: string): void {
+  const type = String(c['image_processor_type'] ?? '').replace(/Fast$/, '');
+  if (type !== 'Idefics3ImageProcessor' && modelConfig['model_type'] !== 'idefics3') return;
+  const size = c['size'] as Json | undefined;
+  if (size !== undefined && size !== null && (typeof size !== 'object' || size['longest_edge'] === undefined)) {
+    throw new PreprocessError(`${where}: preprocessor_config.json size is ${shown(size)}; Idefics3ImageProcessor needs { "longest_edge": pixels }`);
+  }
+  if (c['do_image_splitting'] === false) return;
+  const tower = (modelConfig['vision_config'] as Json | undefined)?.['image_size'];
+  const tile = ((c['max_image_size'] as Json | undefined)?.['longest_edge'] ?? tower ?? 364) as number;
+  const longest = Math.min((size?.['longest_edge'] ?? 4 * 364) as number, 4096);
+  const grid = Math.ceil(longest / tile);
+  if (grid <= 1) return;
+  for (let r = 1; r <= grid; r++) {
+    for (let col = 1; col <= grid; col++) {
+      const tag = `<row_${r}_col_${col}>`;
+      if (!hasToken(tag)) {
+        throw new PreprocessError(
+          `${where}: preprocessor_config.json size.longest_edge ${longest} splits images into up to ${grid}×${grid} tiles of ${tile} px (max_image_size.longest_edge), but tokenizer.json has no "${tag}" token for them; size.longest_edge must be at most ${(Math.max(r, col) - 1) * tile} here`,
+        );
+      }
+    }
+  }
+}
+
 function countOccurrences(text: string, needle: string): number {
   let n = 0;
   for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) n++;
@@ -253,6 +317,179 @@ function tokenizerIdRange(json: Json, where: string): number {
   }
   if (max < 0) fail('model.vocab', vocab, 'the vocabulary is empty');
   return max;
+}
+
+/** A value for a message, at most 120 characters of it. */
+function shown(value: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(value) ?? String(value);
+  } catch {
+    s = String(value);
+  }
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+}
+
+/** The tokenizer.json parts transformers.js builds from a `type`, and the list each Sequence of them keeps its children in. */
+const TOKENIZER_PARTS = { normalizer: 'normalizers', pre_tokenizer: 'pretokenizers', decoder: 'decoders', post_processor: 'processors' } as const;
+/** How deep a part may nest Sequences (real tokenizers nest two or three). */
+const MAX_PART_DEPTH = 32;
+/** Fields of the parts that hold text; anything else there is a broken file. */
+const TEXT_FIELDS = ['content', 'prepend', 'replacement', 'String', 'Regex', 'behavior', 'type'] as const;
+/** Model types transformers.js (and Python tokenizers) build; absent means "infer from the vocabulary". */
+const MODEL_TYPES = ['BPE', 'WordPiece', 'Unigram', 'WordLevel'];
+
+/**
+ * Whether a regular expression repeats a group that itself repeats or alternates ((x+)+, (a|aa)*,
+ * (.*a){30}): the shapes that make a backtracking engine take exponential (or huge polynomial)
+ * time on a prompt that does not match. JavaScript has no regex time limit, so a tokenizer with
+ * one would hang the worker on the first long prompt; real pre-tokenizer patterns (GPT-2, Llama 3,
+ * Qwen2) only repeat character classes. Scans the source without compiling it: escapes and
+ * character classes are skipped, groups tracked on a stack.
+ */
+export function nestedRepetition(pattern: string): boolean {
+  // Per open group: whether its body repeats or alternates.
+  const stack: boolean[] = [];
+  let lastGroupRisky = false; // the group that just closed (a quantifier right after applies to it)
+  let afterGroup = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    const quantifier = (): { max: number } | null => {
+      if (ch === '*' || ch === '+') return { max: Infinity };
+      if (ch === '{') {
+        const m = /^\{(\d+)(,(\d*))?\}/.exec(pattern.slice(i));
+        if (m) return { max: m[2] === undefined ? Number(m[1]) : m[3] === '' ? Infinity : Number(m[3]) };
+      }
+      return null;
+    };
+    const q = quantifier();
+    if (q) {
+      if (afterGroup && lastGroupRisky && q.max > 1) return true;
+      if (q.max === Infinity && stack.length) stack[stack.length - 1] = true;
+      // A repeated group makes the enclosing group's body repeat too.
+      if (afterGroup && q.max > 1 && stack.length) stack[stack.length - 1] = true;
+      afterGroup = false;
+      continue;
+    }
+    afterGroup = false;
+    if (ch === '\\') {
+      // \p{L}, \u{…}, \x41: the braces belong to the escape, not a quantifier.
+      if ((pattern[i + 1] === 'p' || pattern[i + 1] === 'P' || pattern[i + 1] === 'u') && pattern[i + 2] === '{') i = Math.max(i + 1, pattern.indexOf('}', i));
+      else i++;
+    } else if (ch === '[') {
+      // Skip the class: ']' right after '[' or '[^' is literal.
+      let j = i + 1;
+      if (pattern[j] === '^') j++;
+      if (pattern[j] === ']') j++;
+      for (; j < pattern.length && pattern[j] !== ']'; j++) if (pattern[j] === '\\') j++;
+      i = j;
+    } else if (ch === '(') {
+      stack.push(false);
+    } else if (ch === ')') {
+      lastGroupRisky = stack.pop() ?? false;
+      afterGroup = true;
+      // The group's repetition inside counts for the enclosing group as well.
+      if (lastGroupRisky && stack.length) stack[stack.length - 1] = true;
+    } else if (ch === '|' && stack.length) {
+      stack[stack.length - 1] = true;
+    }
+  }
+  return false;
+}
+
+/**
+ * The shape of tokenizer.json beyond its ids (issue 25 item 10): model.type and model.merges,
+ * and the normalizer / pre_tokenizer / decoder / post_processor trees (objects with a string
+ * `type`, Sequences of them as lists, text fields as strings, patterns as { String } or
+ * { Regex } without nested repetition, at most MAX_PART_DEPTH deep). transformers.js would
+ * otherwise fail with "x.split is not a function", skip a null part, or hang on a pattern.
+ */
+function checkTokenizerShape(json: Json, where: string): string[] {
+  const regexes: string[] = [];
+  const fail = (field: string, value: unknown, why: string): never => {
+    throw new PreprocessError(`${where}: tokenizer.json ${field} is ${shown(value)}: ${why}`);
+  };
+  const model = json['model'] as Json;
+  const type = model['type'];
+  if (type !== undefined && (typeof type !== 'string' || !MODEL_TYPES.includes(type))) fail('model.type', type, `it must be one of ${MODEL_TYPES.join(', ')} (or absent)`);
+  const merges = model['merges'];
+  if (merges !== undefined && merges !== null) {
+    if (!Array.isArray(merges)) fail('model.merges', merges, 'it must be a list of "a b" strings or [a, b] pairs');
+    (merges as unknown[]).forEach((m, i) => {
+      const ok = typeof m === 'string' ? m.includes(' ') : Array.isArray(m) && m.length === 2 && typeof m[0] === 'string' && typeof m[1] === 'string';
+      if (!ok) fail(`model.merges[${i}]`, m, 'each merge must be a "a b" string or an [a, b] pair of strings');
+    });
+  }
+  const walk = (node: unknown, path: string, list: string, depth: number): void => {
+    if (depth > MAX_PART_DEPTH) fail(path, '…', `it is nested more than ${MAX_PART_DEPTH} deep`);
+    if (!node || typeof node !== 'object' || Array.isArray(node)) fail(path, node, 'it must be an object with a string "type" (or null for none at the top)');
+    const n = node as Json;
+    if (typeof n['type'] !== 'string') fail(`${path}.type`, n['type'], 'it must be a string');
+    for (const key of TEXT_FIELDS) if (n[key] !== undefined && typeof n[key] !== 'string') fail(`${path}.${key}`, n[key], 'it must be a string');
+    const pattern = n['pattern'];
+    if (pattern !== undefined) {
+      const p = pattern as Json;
+      const ok = p && typeof p === 'object' && !Array.isArray(p) && (typeof p['String'] === 'string' || typeof p['Regex'] === 'string');
+      if (!ok) fail(`${path}.pattern`, pattern, 'it must be { "String": text } or { "Regex": pattern }');
+      if (typeof p['Regex'] === 'string' && nestedRepetition(p['Regex'])) {
+        fail(`${path}.pattern.Regex`, p['Regex'], 'it repeats a group that repeats or alternates ((x+)+, (a|aa)*), which can take exponential time on a prompt');
+      }
+      if (typeof p['Regex'] === 'string') regexes.push(`${path}.pattern.Regex ${shown(p['Regex'])}`);
+    }
+    for (const key of ['single', 'pair'] as const) if (n[key] !== undefined && !Array.isArray(n[key])) fail(`${path}.${key}`, n[key], 'it must be a list');
+    const children = n[list];
+    if (n['type'] === 'Sequence' || children !== undefined) {
+      if (!Array.isArray(children)) fail(`${path}.${list}`, children, 'a Sequence needs a list');
+      (children as unknown[]).forEach((c, i) => walk(c, `${path}.${list}[${i}]`, list, depth + 1));
+    }
+  };
+  for (const [part, list] of Object.entries(TOKENIZER_PARTS)) {
+    const node = json[part];
+    if (node !== undefined && node !== null) walk(node, part, list, 1);
+  }
+  return regexes;
+}
+
+/** Special-token fields (tokenizer_config.json, special_tokens_map.json): a string, { content: string }, or null. */
+function checkSpecialTokens(config: Json | null, file: string, where: string): void {
+  if (!config) return;
+  for (const key of SPECIAL_KEYS) {
+    const v = config[key];
+    if (v === undefined || v === null || tokenString(v) !== undefined) continue;
+    throw new PreprocessError(`${where}: ${file} ${key} is ${shown(v)}; it must be a token string, an { "content": string } object, or null`);
+  }
+}
+
+/** A chat_template of tokenizer_config.json: a string or a list of { name, template } strings (checked even when chat_template.* wins). */
+function checkTokenizerConfigTemplate(value: unknown, where: string): void {
+  if (value === undefined || value === null || typeof value === 'string') return;
+  const ok = Array.isArray(value) && value.every((x) => x && typeof x === 'object' && typeof (x as Json)['name'] === 'string' && typeof (x as Json)['template'] === 'string');
+  if (!ok) throw new PreprocessError(`${where}: tokenizer_config.json chat_template is ${shown(value)}; it must be a template string or a list of { "name": string, "template": string }`);
+}
+
+/** generation_config.json's single token ids: an integer the tokenizer can produce, or null/absent. */
+function checkGenerationIds(config: Json, maxTokenId: number, where: string): void {
+  for (const key of ['bos_token_id', 'pad_token_id', 'decoder_start_token_id'] as const) {
+    const v = config[key];
+    if (v === undefined || v === null) continue;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > maxTokenId) {
+      throw new PreprocessError(`${where}: generation_config.json ${key} is ${shown(v)}; it must be a token id (an integer from 0 to ${maxTokenId}) or null`);
+    }
+  }
+}
+
+/**
+ * transformers.js's "Unknown X type" errors name its class, and its regex errors ("Unterminated
+ * character class at index 1") name no field: say which part of tokenizer.json it is.
+ */
+function tokenizerPartHint(message: string, regexes: readonly string[]): string {
+  if (regexes.length && /regular expression|character class|at index \d|group|quantifier|escape|lookbehind|range out of order/i.test(message)) {
+    return ` (in a regular expression of tokenizer.json: ${regexes.join('; ')})`;
+  }
+  const m = /Unknown (Normalizer|PreTokenizer|PostProcessor|Decoder|TokenizerModel) type/.exec(message);
+  if (!m) return '';
+  const part = { Normalizer: 'normalizer', PreTokenizer: 'pre_tokenizer', PostProcessor: 'post_processor', Decoder: 'decoder', TokenizerModel: 'model' }[m[1] as 'Normalizer'];
+  return ` (tokenizer.json ${part}.type)`;
 }
 
 /**
@@ -350,13 +587,18 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   const modelConfig = modelConfigRaw ?? {};
   const tokenizerConfig = normaliseTokenizerConfig(tokenizerConfigRaw ?? {}, specialMap);
   const maxTokenId = tokenizerIdRange(tokenizerJson, where);
+  const regexes = checkTokenizerShape(tokenizerJson, where);
+  checkSpecialTokens(tokenizerConfigRaw, 'tokenizer_config.json', where);
+  checkSpecialTokens(specialMap, 'special_tokens_map.json', where);
+  checkTokenizerConfigTemplate(tokenizerConfigRaw?.['chat_template'], where);
+  checkGenerationIds(generationConfig, maxTokenId, where);
 
   const Tokenizer = tokenizerClass(tokenizerConfig['tokenizer_class']);
   let tokenizer: PreTrainedTokenizer;
   try {
     tokenizer = new Tokenizer(tokenizerJson, tokenizerConfig);
   } catch (e) {
-    throw new PreprocessError(`${where}: tokenizer.json (with tokenizer_config.json) cannot be used: ${errorText(e)}`);
+    throw new PreprocessError(`${where}: tokenizer.json (with tokenizer_config.json) cannot be used: ${errorText(e)}${tokenizerPartHint(errorText(e), regexes)}`);
   }
 
   // The processor's template (chat_template.jinja, else chat_template.json) is the multimodal
@@ -376,7 +618,8 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   const imageToken = imageTokenRaw;
   const imageTokenId = tokenizer.convert_tokens_to_ids(imageToken) as number | null | undefined;
   if (typeof imageTokenId !== 'number' || imageTokenId === tokenizer.unk_token_id) {
-    throw new PreprocessError(`${where}: tokenizer.json has no "${imageToken}" token`);
+    const from = processorConfig['image_token'] !== undefined ? ` (processor_config.json image_token ${shown(imageToken)})` : '';
+    throw new PreprocessError(`${where}: tokenizer.json has no "${imageToken}" token${from}`);
   }
   const configImageId = modelConfig['image_token_index'] ?? modelConfig['image_token_id'];
   if (typeof configImageId === 'number' && configImageId !== imageTokenId) {
@@ -397,6 +640,7 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     } catch (e) {
       throw new PreprocessError(`${where}: ${errorText(e)}`);
     }
+    checkProcessorType(imageConfig['image_processor_type'], where);
     plan = options.resize === 'transformers' ? null : pilPlan(imageConfig);
     const { Cls } = imageProcessorClass(imageConfig);
     try {
@@ -404,7 +648,17 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     } catch (e) {
       throw new PreprocessError(`${where}: preprocessor_config.json cannot be used: ${errorText(e)}`);
     }
-    imageSize = imageConfig['do_center_crop'] ? hw(imageConfig['crop_size']) : hw(imageConfig['size']);
+    // Without a crop and without a resize, every image keeps its own size.
+    imageSize = imageConfig['do_center_crop'] ? hw(imageConfig['crop_size']) : imageConfig['do_resize'] === false ? null : hw(imageConfig['size']);
+    checkTowerInput(imageConfig, imageSize, modelConfig, where);
+    checkIdefics3Tiles(imageConfig, modelConfig, (t) => {
+      const id = tokenizer.convert_tokens_to_ids(t) as number | null | undefined;
+      return typeof id === 'number' && id !== tokenizer.unk_token_id;
+    }, where);
+  }
+  const seqLen = processorConfig['image_seq_len'];
+  if (seqLen !== undefined && seqLen !== null && (typeof seqLen !== 'number' || !Number.isInteger(seqLen) || seqLen < 1 || seqLen > 1 << 16)) {
+    throw new PreprocessError(`${where}: processor_config.json image_seq_len is ${shown(seqLen)}; it must be an integer from 1 to ${1 << 16} (tokens per image frame)`);
   }
   for (const field of ['patch_size', 'num_additional_image_tokens'] as const) {
     const v = processorConfig[field];
@@ -456,9 +710,16 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     }
   };
   // Render once now, so a template that fails or runs away is refused at load, not at the first question.
-  const probe = render('Describe the image.', true);
-  if (!probe.includes(imageToken)) {
-    throw new PreprocessError(`${where}: the chat template in ${template?.file} drops the image: its prompt for an image and a question has no "${imageToken}"`);
+  const PROBE_QUESTION = 'Describe the image.';
+  const probe = render(PROBE_QUESTION, true);
+  const probeImages = countOccurrences(probe, imageToken);
+  if (probeImages !== 1) {
+    const what = probeImages === 0 ? 'drops the image' : `writes the image ${probeImages} times`;
+    throw new PreprocessError(`${where}: the chat template in ${template?.file} ${what}: its prompt for one image and a question must hold "${imageToken}" exactly once`);
+  }
+  // A template that leaves out the user's text would answer every question alike.
+  if (!probe.includes(PROBE_QUESTION)) {
+    throw new PreprocessError(`${where}: the chat template in ${template?.file} drops the question: its prompt for an image and the question ${JSON.stringify(PROBE_QUESTION)} does not contain the question`);
   }
   // Same for the tokenizer: encode and decode a prompt like a real one.
   tokenize(probe);
@@ -516,6 +777,7 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     async preprocessImage(image) {
       if (!processor || !imageConfig) throw new PreprocessError(`${source.description} has no preprocessor_config.json: it cannot take images`);
       let img = await toRgb(image);
+      const given = `${img.width}×${img.height}`;
       if (plan) {
         let { data, width, height } = img;
         let pixels: Uint8ClampedArray = data as Uint8ClampedArray;
@@ -538,6 +800,10 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
       const { pixel_values } = await processor(img);
       const dims = pixel_values.dims;
       const [height, width] = dims.slice(-2) as [number, number];
+      // The load-time checks fix the output size for LLaVA; anything else is the processor's own doing, named here rather than as a buffer-size error in the tower.
+      if (imageSize && (height !== imageSize.height || width !== imageSize.width)) {
+        throw new PreprocessError(`${where}: preprocessor_config.json made a ${width}×${height} image from a ${given} one; its settings promise ${imageSize.width}×${imageSize.height}`);
+      }
       return { pixelValues: Float32Array.from(pixel_values.data), height, width };
     },
 

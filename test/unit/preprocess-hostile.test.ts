@@ -58,11 +58,11 @@ describe('preprocessor_config.json values are range-checked at load', () => {
     ['crop_size 112.5', (c) => (c['crop_size'] = { height: 112.5, width: 112.5 }), /preprocessor_config\.json: crop_size\.height is 112\.5/],
     ['size "336"', (c) => (c['size'] = '336'), /preprocessor_config\.json: size is "336"; it must be a number or an object/],
     ['crop_size with height only', (c) => (c['crop_size'] = { height: 8 }), /crop_size .*both height and width/],
-    ['image_std 0', (c) => (c['image_std'] = 0), /preprocessor_config\.json: image_std is 0; it must be a number > 0 or a list of 3/],
+    ['image_std 0', (c) => (c['image_std'] = 0), /preprocessor_config\.json: image_std is 0; it must be a number from 0\.001 to 1000 or a list of 3/],
     ['image_std [0.2, 0, 0.2]', (c) => (c['image_std'] = [0.2, 0, 0.2]), /image_std is \[0\.2,0,0\.2\]/],
     ['image_std null', (c) => (c['image_std'] = null), /image_std is null/],
     ['image_std 1e999 (Infinity)', (c) => (c['image_std'] = 'INF'), /image_std is/],
-    ['image_mean as strings', (c) => (c['image_mean'] = ['0.5', '0.5', '0.5']), /preprocessor_config\.json: image_mean is \["0\.5","0\.5","0\.5"\]; it must be a finite number or a list of 3/],
+    ['image_mean as strings', (c) => (c['image_mean'] = ['0.5', '0.5', '0.5']), /preprocessor_config\.json: image_mean is \["0\.5","0\.5","0\.5"\]; it must be a number from -1000 to 1000 or a list of 3/],
     ['image_mean of 2 values', (c) => (c['image_mean'] = [0.5, 0.5]), /image_mean is \[0\.5,0\.5\]/],
     ['rescale_factor "x"', (c) => (c['rescale_factor'] = 'x'), /preprocessor_config\.json: rescale_factor is "x"; it must be a number in \(0, 1\]/],
     ['rescale_factor 0', (c) => (c['rescale_factor'] = 0), /rescale_factor is 0/],
@@ -199,7 +199,7 @@ describe('tokenizer.json: ids, malformed parts, eos_token_id', () => {
 
   it('malformed parts give an error naming tokenizer.json, not a raw TypeError / SyntaxError', async () => {
     await refused(withJson('tokenizer.json', (t) => (t['pre_tokenizer'] = { type: 'Split', pattern: { Regex: '([' }, behavior: 'Isolated', invert: false })), /tiny: tokenizer\.json.*(cannot be used|failed on the prompt)/);
-    await refused(withJson('tokenizer.json', (t) => ((t['model'] as Json)['merges'] = [1, 2])), /tiny: tokenizer\.json.*(cannot be used|failed on the prompt)/);
+    await refused(withJson('tokenizer.json', (t) => ((t['model'] as Json)['merges'] = [1, 2])), /tiny: tokenizer\.json model\.merges\[0\] is 1: each merge must be a "a b" string or an \[a, b\] pair of strings/);
     await refused(withJson('tokenizer.json', (t) => (t['model'] = null)), /tokenizer\.json model is null/);
     await refused(withJson('tokenizer.json', (t) => ((t['model'] as Json)['vocab'] = 'abc')), /tokenizer\.json model\.vocab is "abc"/);
     await refused(withJson('tokenizer.json', (t) => (t['added_tokens'] = [{ id: 3 }])), /tokenizer\.json added_tokens\[0\] is \{"id":3\}/);
@@ -262,5 +262,158 @@ describe('the resampler refuses absurd outputs itself', () => {
     expect(() => centerCropPixels(px, 2, 2, 3, 112.5, 112.5)).toThrow(/crop width must be a positive integer, got 112\.5/);
     expect(() => centerCropPixels(px, 2, 2, 3, 1e5, 1e5)).toThrow(/over 67108864 pixels/);
     expect(MAX_RESIZE_PIXELS).toBe(8192 * 8192);
+  });
+});
+
+// ---- found by the fuzzer (npm run fuzz -- --only tokenizer,preprocessor,chat-template) ------------
+
+describe('tokenizer.json parts, special tokens and generation ids (fuzz findings)', () => {
+  it('a catastrophic regex in pre_tokenizer or normalizer is refused at load, naming the field; real patterns pass', async () => {
+    const split = (p: string) => ({ type: 'Split', pattern: { Regex: p }, behavior: 'Isolated', invert: false });
+    for (const p of ['(\\w+\\s?)+$', '(a|aa)+$', '([a-zA-Z]+)*!', '((\\w)+)+\\u0000', '(.*a){30}']) {
+      await refused(withJson('tokenizer.json', (t) => (t['pre_tokenizer'] = split(p))), /tiny: tokenizer\.json pre_tokenizer\.pattern\.Regex is .*: it repeats a group that repeats or alternates/, 2_000);
+    }
+    await refused(withJson('tokenizer.json', (t) => (t['normalizer'] = { type: 'Replace', pattern: { Regex: '(\\s*\\w*)*\\d' }, content: 'x' })), /tokenizer\.json normalizer\.pattern\.Regex is/);
+    const { nestedRepetition } = await import('../../src/preprocess/index');
+    // GPT-2, Llama 3 and Qwen2 split patterns repeat character classes only.
+    expect(nestedRepetition("'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+")).toBe(false);
+    expect(nestedRepetition("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")).toBe(false);
+    expect(nestedRepetition('[(+)]+(ab)?(?:cd){2}')).toBe(false);
+    const pre = await load(withJson('tokenizer.json', (t) => (t['pre_tokenizer'] = split("'s|'t| ?\\p{L}+| ?\\p{N}+|\\s+(?!\\S)|\\s+"))));
+    expect(pre.tokenize('What is in the picture?').inputIds.length).toBeGreaterThan(0);
+  });
+
+  it('wrong-typed parts name the part instead of "x.split is not a function"', async () => {
+    const cases: [(t: Json) => void, RegExp][] = [
+      [(t) => ((t['model'] as Json)['merges'] = 42), /tokenizer\.json model\.merges is 42: it must be a list/],
+      [(t) => ((t['model'] as Json)['merges'] = [['▁']]), /tokenizer\.json model\.merges\[0\] is \["▁"\]/],
+      [(t) => ((t['model'] as Json)['type'] = 42), /tokenizer\.json model\.type is 42: it must be one of BPE, WordPiece, Unigram, WordLevel/],
+      [(t) => ((t['model'] as Json)['type'] = 'Foo'), /model\.type is "Foo"/],
+      [(t) => (t['pre_tokenizer'] = 42), /tokenizer\.json pre_tokenizer is 42: it must be an object with a string "type"/],
+      [(t) => (t['pre_tokenizer'] = { type: 'Split', pattern: { Regex: null }, behavior: 'Isolated' }), /tokenizer\.json pre_tokenizer\.pattern is \{"Regex":null\}/],
+      [(t) => (t['normalizer'] = { type: 'Sequence', normalizers: [null] }), /tokenizer\.json normalizer\.normalizers\[0\] is null/],
+      [(t) => (t['normalizer'] = { type: 'Replace', pattern: { String: ' ' }, content: 3 }), /tokenizer\.json normalizer\.content is 3: it must be a string/],
+      [(t) => (t['decoder'] = { type: 'Sequence', decoders: 'x' }), /tokenizer\.json decoder\.decoders is "x": a Sequence needs a list/],
+      [(t) => (t['post_processor'] = { type: 'TemplateProcessing', single: 'x', pair: [], special_tokens: {} }), /tokenizer\.json post_processor\.single is "x": it must be a list/],
+      [(t) => (t['post_processor'] = { type: 'Foo' }), /Unknown PostProcessor type: Foo \(tokenizer\.json post_processor\.type\)/],
+      [(t) => (t['pre_tokenizer'] = { type: 'Split', pattern: { Regex: '([' }, behavior: 'Isolated', invert: false }), /in a regular expression of tokenizer\.json: pre_tokenizer\.pattern\.Regex "\(\["/],
+    ];
+    for (const [edit, pattern] of cases) await refused(withJson('tokenizer.json', edit), pattern);
+    let nested = '{"type":"Lowercase"}';
+    for (let i = 0; i < 5000; i++) nested = `{"type":"Sequence","normalizers":[${nested}]}`;
+    // Spliced in as text (JSON.stringify of 5000 levels would overflow the stack itself).
+    const files = withJson('tokenizer.json', (t) => (t['normalizer'] = '__NESTED__'));
+    files.set('tokenizer.json', text(new TextDecoder().decode(files.get('tokenizer.json')!).replace('"__NESTED__"', nested)));
+    await refused(files, /tokenizer\.json normalizer(\.normalizers\[0\])+ is "…": it is nested more than 32 deep/);
+  });
+
+  it('merges as [a, b] pairs (the newer tokenizers format) load and tokenize as the strings do', async () => {
+    const pairs = await load(withJson('tokenizer.json', (t) => ((t['model'] as Json)['merges'] = ((t['model'] as Json)['merges'] as string[]).map((m) => m.split(' ')))));
+    const strings = await load(tiny());
+    expect([...pairs.tokenize('What is in the picture?').inputIds]).toEqual([...strings.tokenize('What is in the picture?').inputIds]);
+  });
+
+  it('special tokens of a wrong type in tokenizer_config.json or special_tokens_map.json are refused, not replaced from the other file', async () => {
+    await refused(withJson('tokenizer_config.json', (t) => (t['bos_token'] = [])), /tiny: tokenizer_config\.json bos_token is \[\]; it must be a token string, an \{ "content": string \} object, or null/);
+    await refused(withJson('tokenizer_config.json', (t) => (t['unk_token'] = { content: 7 })), /tokenizer_config\.json unk_token is \{"content":7\}/);
+    await refused(withJson('special_tokens_map.json', (m) => (m['eos_token'] = 2)), /tiny: special_tokens_map\.json eos_token is 2/);
+    await refused(withJson('tokenizer_config.json', (t) => (t['chat_template'] = [1, 2])), /tiny: tokenizer_config\.json chat_template is \[1,2\]; it must be a template string or a list of \{ "name": string, "template": string \}/);
+  });
+
+  it('generation_config.json bos / pad ids that are not token ids are refused', async () => {
+    for (const [field, bad] of [['bos_token_id', '1'], ['bos_token_id', 1e9], ['bos_token_id', []], ['pad_token_id', 2.5], ['pad_token_id', [0]], ['pad_token_id', -1]] as const) {
+      await refused(withJson('generation_config.json', (g) => (g[field] = bad)), new RegExp(`tiny: generation_config\\.json ${field} is .*; it must be a token id \\(an integer from 0 to \\d+\\) or null`));
+    }
+    expect((await load(withJson('generation_config.json', (g) => (g['pad_token_id'] = null)))).padTokenId).not.toBeUndefined();
+  });
+
+  it('an image_token from processor_config.json that tokenizer.json lacks names processor_config.json', async () => {
+    await refused(withJson('processor_config.json', (c) => (c['image_token'] = ',image>')), /tokenizer\.json has no ",image>" token \(processor_config\.json image_token ",image>"\)/);
+  });
+});
+
+describe('image processor settings the tower cannot take (fuzz findings)', () => {
+  it('image_mean 1e30 or image_std 1e-30 (finite pixels, NaN logits) are refused with the allowed range', async () => {
+    await refused(withJson('preprocessor_config.json', (c) => (c['image_mean'] = [1e20, 0, 0])), /preprocessor_config\.json: image_mean is \[100000000000000000000,0,0\]; it must be a number from -1000 to 1000/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['image_std'] = 1e-30), 'llava-onevision'), /image_std is 1e-30; it must be a number from 0\.001 to 1000/);
+    // 0–255-scale settings (mean 123.675, std 58.395, no rescale) stay legal.
+    await load(withJson('preprocessor_config.json', (c) => Object.assign(c, { image_mean: [123.675, 116.28, 103.53], image_std: [58.395, 57.12, 57.375], do_rescale: false })));
+  });
+
+  it('an image_processor_type that names no image processor is refused; the "Fast" suffix is accepted', async () => {
+    for (const bad of ['FooImageProcessor', 42, null, 'ImageProcessor', 'AutoImageProcessor']) {
+      await refused(withJson('preprocessor_config.json', (c) => (c['image_processor_type'] = bad)), /preprocessor_config\.json image_processor_type is .*; it must name an image processor class/);
+    }
+    await load(withJson('preprocessor_config.json', (c) => (c['image_processor_type'] = 'CLIPImageProcessorFast')));
+    await load(tiny('llava-next')); // LlavaNextImageProcessor: ours, not transformers.js's
+  });
+
+  it("LLaVA: a processor output that is not the tower's input is refused at load (it failed in encodeImage before)", async () => {
+    await refused(withJson('preprocessor_config.json', (c) => (c['crop_size'] = { height: 28, width: 28 })), /tiny: preprocessor_config\.json crop_size makes 28×28 images, but the vision tower takes 56×56 \(config\.json vision_config\.image_size\)/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['do_center_crop'] = false)), /preprocessor_config\.json size makes images of varying size \(size \{"shortest_edge":56\} without a centre crop\)/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['size'] = { height: 64, width: 64 }), 'llava-qwen2'), /size makes 64×64 images, but the vision tower takes 60×60/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['do_resize'] = false), 'llava-qwen2'), /preprocessor_config\.json do_resize makes images of varying size \(do_resize false without a centre crop\)/);
+    const pre = await load(withJson('preprocessor_config.json', (c) => (c['size'] = 56))); // a plain number: the shortest edge
+    const img = { data: new Uint8ClampedArray(40 * 32 * 3).fill(90), width: 40, height: 32, channels: 3 as const };
+    expect((await pre.preprocessImage(img)).width).toBe(56);
+  });
+
+  it('Idefics3: max_image_size as a number, a size without longest_edge, or more tiles than <row_i_col_j> tags are refused at load', async () => {
+    await refused(withJson('preprocessor_config.json', (c) => (c['max_image_size'] = 32), 'idefics3'), /preprocessor_config\.json: max_image_size is 32; it must be an object with longest_edge/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['size'] = { unknown_edge: 56 }), 'idefics3'), /preprocessor_config\.json size is \{"unknown_edge":56\}; Idefics3ImageProcessor needs \{ "longest_edge": pixels \}/);
+    const msg = await refused(withJson('preprocessor_config.json', (c) => (c['size'] = { longest_edge: 4096 }), 'idefics3'), /preprocessor_config\.json size\.longest_edge 4096 splits images into up to 128×128 tiles of 32 px .* tokenizer\.json has no "<row_1_col_7>" token/, 2_000);
+    expect(msg).toContain('must be at most 192');
+    await load(withJson('preprocessor_config.json', (c) => (c['size'] = { longest_edge: 192 }), 'idefics3'));
+    await load(withJson('preprocessor_config.json', (c) => Object.assign(c, { size: { longest_edge: 4096 }, do_image_splitting: false }), 'idefics3'));
+  });
+
+  it('processor_config.json image_seq_len that is not a positive integer is refused', async () => {
+    for (const bad of ['16', 0, -1, 2.5, 1e9, true]) {
+      await refused(withJson('processor_config.json', (c) => (c['image_seq_len'] = bad), 'idefics3'), /processor_config\.json image_seq_len is .*; it must be an integer from 1 to 65536/);
+    }
+  });
+});
+
+describe('chat templates: the question, one image, and memory (fuzz findings)', () => {
+  const withJinja = (t: string, arch = 'llava') => {
+    const files = tiny(arch);
+    files.set('chat_template.jinja', text(t));
+    return files;
+  };
+  const ORIGINAL = dec(tiny().get('chat_template.json')!)['chat_template'] as string;
+
+  it('a template that drops the question, or writes the image twice, is refused at load', async () => {
+    await refused(withJinja("{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>{% endif %}{% endfor %}{% endfor %}ASSISTANT:"), /tiny: the chat template in chat_template\.jinja drops the question/);
+    await refused(withJinja('<image>'), /drops the question/);
+    await refused(withJinja("{% for m in messages %}{% for c in m['content'] %}{% if c['type'] == 'image' %}<image><image>{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endfor %}"), /chat_template\.jinja writes the image 2 times: its prompt for one image and a question must hold "<image>" exactly once/);
+  });
+
+  it('strings and lists that grow without bound stop at the limit before memory runs out', async () => {
+    const bombs = [
+      "{% set ns = namespace(s='x') %}{% for i in range(60) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ ns.s }}",
+      "{% set ns = namespace(s='xy') %}{% for i in range(60) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}",
+      // This one made the process abort (out of memory) before the limits.
+      "{% set ns = namespace(s='xxxxxxxxxx') %}{% for i in range(8) %}{% set ns.s = ns.s.replace('x', ns.s) %}{% endfor %}{{ ns.s|length }}",
+      "{{ 'a\nb' | indent(500000000) }}",
+      '{{ messages | tojson(indent=500000000) }}',
+      "{% set ns = namespace(s='xxxxxxxxxxxxxxxx') %}{% for i in range(16) %}{% set ns.s = ns.s + ns.s %}{% endfor %}{{ range(10000)|join(ns.s) }}",
+      '{% set ns = namespace(l=[1]) %}{% for i in range(60) %}{% set ns.l = ns.l + ns.l %}{% endfor %}',
+      `{% for i in range(9000) %}{{ '${'y'.repeat(999)}' }}{% endfor %}`,
+    ];
+    for (const bomb of bombs) {
+      const before = process.memoryUsage().rss;
+      await refused(withJinja(`${bomb}${ORIGINAL}`), /tiny: the chat template in chat_template\.jinja failed: .*(\d+ characters|items).*(at most|in its blocks)/, 3_000);
+      expect(process.memoryUsage().rss - before, bomb).toBeLessThan(300 * 2 ** 20);
+    }
+    // The builders are restored afterwards.
+    expect(' '.repeat(3)).toBe('   ');
+    expect([1, 2].join('-')).toBe('1-2');
+  });
+
+  it('harmless variations render exactly as the original', async () => {
+    const base = (await load(tiny())).buildPrompt('What is this?', { hasImage: true });
+    for (const t of [`{# note #}${ORIGINAL}`, `{% if true %}${ORIGINAL}{% endif %}`, `{{ no_such_variable }}${ORIGINAL}`, `{% for i in range(1000) %}{% endfor %}${ORIGINAL}`]) {
+      expect((await load(withJinja(t))).buildPrompt('What is this?', { hasImage: true })).toBe(base);
+    }
   });
 });
