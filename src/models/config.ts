@@ -182,7 +182,9 @@ export function parseDecoderConfig(c: Json, where = 'text_config'): DecoderConfi
   }
   // Mistral and Qwen2 configs may write head_dim: null.
   const headDim = c['head_dim'] === null ? hiddenSize / numHeads : posInt(c, 'head_dim', where, hiddenSize / numHeads);
-  if (!Number.isInteger(headDim) || headDim % 2 !== 0) throw new ConfigError(`${where}: head dim ${headDim} must be an even integer for rotary embeddings`);
+  if (!Number.isInteger(headDim) || headDim % 2 !== 0) {
+    throw new ConfigError(`${fieldName(where, 'head_dim')} ${headDim} (hidden_size / num_attention_heads unless given) must be an even integer for rotary embeddings`);
+  }
   if (headDim > L.headDim.max) {
     throw new ConfigError(`${fieldName(where, 'head_dim')} ${headDim} (hidden_size / num_attention_heads unless given) is over the maximum ${L.headDim.max} (${L.headDim.why})`);
   }

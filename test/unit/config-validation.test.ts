@@ -286,6 +286,13 @@ describe('config.json cases the fuzzer found', () => {
     expect(() => familyFor(edited(llava, 'text_config.hidden_size', '64'))).toThrow(/text_config\.hidden_size must be a number, got "64"/);
   });
 
+  it('an odd head_dim and a scale_factor that does not divide the patch grid name the fields behind them', () => {
+    const { config, tensors } = tiny('llava');
+    expectRefused(edited(config, 'text_config.head_dim', 15), tensors.keys(), /^config\.json text_config\.head_dim 15 \(hidden_size \/ num_attention_heads unless given\) must be an even integer/, 'head_dim 15');
+    const { config: idefics, tensors: itensors } = tiny('idefics3');
+    expectRefused(edited(idefics, 'vision_config.image_size', 36), itensors.keys(), /^config\.json scale_factor 2 does not divide the 9 patches per side of vision_config\.image_size 36 \/ patch_size 4/, 'image 36');
+  });
+
   it('a shape mismatch names the config field behind the wrong dimension', () => {
     const refusalOf = (arch: string, path: string, value: unknown): string => {
       const { config, tensors } = tiny(arch);

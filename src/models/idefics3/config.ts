@@ -46,7 +46,11 @@ export function parseIdefics3Config(raw: unknown): Idefics3Config {
   if (side * vision.patchSize !== vision.imageSize) {
     throw new ConfigError(`config.vision_config: image_size ${vision.imageSize} is not a multiple of patch_size ${vision.patchSize}`);
   }
-  if (side % scaleFactor !== 0) throw new ConfigError(`config.scale_factor ${scaleFactor} does not divide the ${side} patches per side (pixel_shuffle needs it)`);
+  if (side % scaleFactor !== 0) {
+    throw new ConfigError(
+      `config.json scale_factor ${scaleFactor} does not divide the ${side} patches per side of vision_config.image_size ${vision.imageSize} / patch_size ${vision.patchSize} (pixel_shuffle needs it)`,
+    );
+  }
   const imageTokenId = tokenId(c, 'image_token_id', 'config', DEFAULT_IMAGE_TOKEN_ID, text.vocabSize);
   return { modelType: 'idefics3', text, vision, scaleFactor, imageTokenId, imageSeqLen: (side * side) / (scaleFactor * scaleFactor), raw: c };
 }
