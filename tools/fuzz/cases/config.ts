@@ -127,7 +127,7 @@ const floatCases: Make = (rng, arch, gen) => {
   const kind = pick(rng, ['theta-bad', 'theta-ok', 'eps-bad', 'eps-ok', 'vision-eps-bad', 'positions-bad', 'positions-small', 'overflow'] as const);
   switch (kind) {
     case 'theta-bad':
-      return setField(arch, gen, 'text_config.rope_theta', pick(rng, [0, -10000, '10000', 'x', [10000], 1e400 as number]), 'refuse', ['rope_theta']);
+      return setField(arch, gen, 'text_config.rope_theta', pick(rng, [0, -10000, '10000', 'x', [10000], -1e-300]), 'refuse', ['rope_theta']);
     case 'theta-ok':
       return setField(arch, gen, 'text_config.rope_theta', pick(rng, [500, 1e6, 123456.5]), 'either', ['rope_theta']);
     case 'eps-bad':

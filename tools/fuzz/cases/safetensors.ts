@@ -14,7 +14,8 @@
  * small next to the download. So these cases are 'refuse'.
  */
 import { TINY_ARCHS } from '../../../test/fixtures/tiny/index';
-import { FUZZ_ARCHS, getPath, jsonBytes, loadCase, pick, textBytes, type CaseGenerator, type Expectation, type FuzzArch, type FuzzCase, type GenContext } from '../case';
+import { familyFor } from '../../../src/models/registry';
+import { FUZZ_ARCHS, getPath, jsonBytes, loadCase, pick, readJsonFile, textBytes, type CaseGenerator, type Expectation, type FuzzArch, type FuzzCase, type GenContext } from '../case';
 import type { Rng } from '../../../src/util/random';
 
 const FILE = 'model.safetensors';
@@ -115,6 +116,36 @@ function matrixTensor(rng: Rng, header: Record<string, unknown>): string {
 
 type Make = (rng: Rng, arch: FuzzArch, gen: GenContext) => FuzzCase;
 
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The tensors the model of `arch` reads (its family's weight plan); the rest (a tower layer past the feature layer) are unused. */
+const neededCache = new Map<FuzzArch, ReadonlySet<string>>();
+function neededTensors(arch: FuzzArch, gen: GenContext): ReadonlySet<string> {
+  let set = neededCache.get(arch);
+  if (!set) {
+    const files = gen.baseFiles(arch);
+    const config = readJsonFile(files, 'config.json');
+    set = new Set(familyFor(config).weightPlan(config, tensorNames(parse(files.get(FILE)!).header)).keys());
+    neededCache.set(arch, set);
+  }
+  return set;
+}
+
+/**
+ * `expect` for a change to a tensor the model reads; 'either' for one it never reads (transformers
+ * would still load it into its module and may complain, we may ignore it: both are fine).
+ */
+function neededOr(arch: FuzzArch, gen: GenContext, name: string, expect: Expectation): Expectation {
+  return neededTensors(arch, gen).has(name) ? expect : 'either';
+}
+
 function withFile(arch: FuzzArch, gen: GenContext, bytes: Uint8Array, name: string, expect: Expectation, mentions: readonly string[]): FuzzCase {
   const files = gen.baseFiles(arch);
   files.set(FILE, bytes);
@@ -163,9 +194,13 @@ const headerJsonCases: Make = (rng, arch, gen) => {
       return bad(text.slice(0, cut), `cut at ${cut} of ${text.length}`);
     }
     case 'garbage': {
-      const at = rng.int(0, text.length);
-      const c = pick(rng, ['}', ']', '"', ':', ',', 'x', '\\']);
-      return bad(text.slice(0, at) + c + text.slice(at), `"${c}" inserted at ${at}`);
+      // Retry until the insertion breaks the JSON (inside a name it would only rename a tensor).
+      for (;;) {
+        const at = rng.int(0, text.length);
+        const c = pick(rng, ['}', ']', '"', ':', ',', 'x', '\\']);
+        const out = text.slice(0, at) + c + text.slice(at);
+        if (!parsesAsJson(out)) return bad(out, `"${c}" inserted at ${at}`);
+      }
     }
     case 'number':
       return bad(String(rng.int(0, 1000)), 'a number');
@@ -195,9 +230,12 @@ const headerJsonCases: Make = (rng, arch, gen) => {
       out[at] = pick(rng, [0xff, 0xc3, 0x80, 0xfe]);
       return bad(out, `byte 0x${out[at]!.toString(16)} inside the name "${name}"`);
     }
-    case 'lone-surrogate':
-      // A lone surrogate escape is valid JSON but not a Unicode string: a tensor named so cannot be what the model needs.
-      return bad(text.replace(`"${someTensor(rng, header)}"`, '"\\ud800"'), 'a needed tensor renamed to a lone surrogate "\\ud800"');
+    case 'lone-surrogate': {
+      // A lone surrogate escape is valid JSON but not a Unicode string: the tensor is then missing by its name.
+      const name = someTensor(rng, header);
+      const out = textBytes(text.replace(`"${name}"`, '"\\ud800"'));
+      return withFile(arch, gen, assemble(out, data), `header JSON: tensor "${name}" renamed to a lone surrogate "\\ud800"`, neededOr(arch, gen, name, 'refuse'), [name]);
+    }
     case 'nul': {
       const out = new Uint8Array(textBytes(text));
       out[rng.int(1, out.length - 1)] = 0;
@@ -353,7 +391,7 @@ const shapeCases: Make = (rng, arch, gen) => {
       shape = s.map((d, i) => (i === 0 ? -d : d));
       break;
     case 'fractional':
-      shape = s.length === 1 ? [s[0]! / 2, 2] : [s[0]! + 0.5, ...s.slice(1)];
+      shape = [s[0]! + 0.5, ...s.slice(1)];
       break;
     case 'string':
       shape = s.map((d, i) => (i === 0 ? String(d) : d));
@@ -390,13 +428,15 @@ const shapeCases: Make = (rng, arch, gen) => {
       shape = undefined;
       break;
     case 'nan-like':
-      shape = [1e400 as number];
+      shape = [1e400 as number]; // JSON.stringify writes [null]
       break;
   }
   if (kind === 'extra-dim' || kind === 'flatten' || kind === 'transpose') mentions = [name, 'shape'];
   if (shape === undefined) delete (e as Partial<Entry>).shape;
   else (e as { shape: unknown }).shape = shape;
-  return withFile(arch, gen, assemble(encodeHeader(header), data), `"${name}" shape ${shape === undefined ? 'missing' : JSON.stringify(shape)} (was [${s.join(', ')}])`, 'refuse', mentions);
+  // Malformed shapes break the file; a well-formed but wrong one only matters if the model reads the tensor.
+  const wellFormed = kind === 'flatten' || kind === 'transpose' || kind === 'extra-dim';
+  return withFile(arch, gen, assemble(encodeHeader(header), data), `"${name}" shape ${shape === undefined ? 'missing' : JSON.stringify(shape)} (was [${s.join(', ')}])`, wellFormed ? neededOr(arch, gen, name, 'refuse') : 'refuse', mentions);
 };
 
 const offsetCases: Make = (rng, arch, gen) => {
@@ -536,7 +576,7 @@ const nameCases: Make = (rng, arch, gen) => {
       what = `needed tensor "${name}" with a trailing space`;
       break;
   }
-  return withFile(arch, gen, rebuild(tensors, p.header['__metadata__']), what, 'refuse', [name]);
+  return withFile(arch, gen, rebuild(tensors, p.header['__metadata__']), what, neededOr(arch, gen, name, 'refuse'), [name]);
 };
 
 const valueCases: Make = (rng, arch, gen) => {
@@ -552,7 +592,7 @@ const valueCases: Make = (rng, arch, gen) => {
   if (kind === 'all-NaN') for (let k = 0; k < count; k++) view.setFloat32(k * 4, NaN, true);
   else view.setFloat32(rng.int(0, count) * 4, value, true);
   // 1e6 is a finite F32 but too large for the f16 matmul weights (and harmless in an f32 norm or bias): legal, unusual.
-  const expect: Expectation = kind === 'f16-overflow' ? 'either' : 'refuse';
+  const expect: Expectation = kind === 'f16-overflow' ? 'either' : neededOr(arch, gen, name, 'refuse');
   return withFile(arch, gen, out, kind === 'all-NaN' ? `every value of "${name}" NaN` : `one value of "${name}" set to ${value}`, expect, [name]);
 };
 
