@@ -3,7 +3,7 @@
 import type { GenerateResult, TokenEvent } from '../engine/engine';
 import type { WorkerGenerateRequest } from '../../workers/engine.worker';
 import { isCorrect } from '../data/dataset';
-import { loadSamples, type Sample } from './data';
+import { fetchSampleImage, loadSamples, type Sample } from './data';
 import { byId, fillKv, h, setChildren } from './dom';
 import { count, errorText, fmtMs, fmtPct, isAbort } from './format';
 import { DEMO_GRID, drawImageWithGrid, patchGrid, type PatchGrid } from './grid';
@@ -173,9 +173,8 @@ export function initAskPanel(onPruned: (r: GenerateResult, image: CurrentImage) 
   const pickSample = async (s: Sample, button: HTMLButtonElement) => {
     for (const b of samplesBox.querySelectorAll('button')) b.setAttribute('aria-pressed', String(b === button));
     try {
-      const r = await fetch(s.url);
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      await setImage(await r.blob(), s.image.split('/').pop() ?? s.image);
+      // Capped and held to the samples' folder, like every fetch of the page's own data.
+      await setImage(await fetchSampleImage(s), s.image.split('/').pop() ?? s.image);
     } catch (e) {
       err.textContent = `Could not fetch the sample ${s.image}: ${errorText(e)}`;
       return;

@@ -21,7 +21,7 @@ export interface CalibrationSet {
 }
 
 /** The calibration images the user chose in this section, at most `limit` of them. */
-export async function calibrationSet(): Promise<CalibrationSet> {
+export async function calibrationSet(signal?: AbortSignal): Promise<CalibrationSet> {
   const limit = Number(byId<HTMLInputElement>('cal-limit').value);
   if (!Number.isInteger(limit) || limit < 1) throw new Error('Calibration images (at most) must be a whole number ≥ 1.');
   if (selectedRadio('cal-source') === 'folder') {
@@ -36,7 +36,7 @@ export async function calibrationSet(): Promise<CalibrationSet> {
       source: `folder ${root} (${items.length} images, “${question.trim()}”)`,
     };
   }
-  const items = await loadUrlDataset(SHIPPED_CALIB, limit);
+  const items = await loadUrlDataset(SHIPPED_CALIB, limit, signal);
   return { samples: items.map((i) => ({ image: i.image, question: i.question })), setId: `shipped:${limit}`, source: `/${SHIPPED_CALIB} (first ${items.length})` };
 }
 
@@ -119,7 +119,10 @@ export function initCalibratePanel(): { onModelLoaded: () => Promise<void> } {
   });
 
   let active: string | null = null;
+  // Cancel stops the shipped set's downloads (in this thread) as well as the worker's job.
+  let downloads: AbortController | null = null;
   cancelBtn.addEventListener('click', () => {
+    downloads?.abort(new DOMException('cancelled', 'AbortError'));
     if (active) void engine().abort(active);
   });
 
@@ -133,8 +136,9 @@ export function initCalibratePanel(): { onModelLoaded: () => Promise<void> } {
       box.hidden = false;
       bar.value = 0;
       barText.textContent = 'Preparing the images…';
+      downloads = new AbortController();
       try {
-        const set = await calibrationSet();
+        const set = await calibrationSet(downloads.signal);
         const onProgress = (p: CalibrationProgress) => {
           const total = p.elapsedSeconds + p.etaSeconds;
           bar.value = total > 0 ? p.elapsedSeconds / total : 0;
@@ -150,6 +154,7 @@ export function initCalibratePanel(): { onModelLoaded: () => Promise<void> } {
         if (!isAbort(e)) err.textContent = `Calibration failed: ${errorText(e)}`;
       } finally {
         active = null;
+        downloads = null;
         cancelBtn.disabled = true;
       }
     });

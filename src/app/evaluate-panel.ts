@@ -132,8 +132,11 @@ export function initEvaluatePanel(): void {
 
   let active: string | null = null;
   let cancelled = false;
+  // Cancel also stops the evaluation and calibration sets' downloads (in this thread).
+  let downloads: AbortController | null = null;
   cancelBtn.addEventListener('click', () => {
     cancelled = true;
+    downloads?.abort(new DOMException('cancelled', 'AbortError'));
     if (active) void engine().abort(active);
   });
 
@@ -141,14 +144,14 @@ export function initEvaluatePanel(): void {
     if (results.length) downloadBlob(new Blob([csv(results)], { type: 'text/csv' }), 'fitprune-eval.csv');
   });
 
-  const loadItems = async (limit: number): Promise<LoadedItem[]> => {
+  const loadItems = async (limit: number, signal: AbortSignal): Promise<LoadedItem[]> => {
     if (selectedRadio('eval-source') === 'upload') {
       const input = lastPicked ?? (folderInput.files?.length ? folderInput : filesInput);
       const files = Array.from(input.files ?? []);
       if (files.length === 0) throw new Error('Pick your JSONL and its images (a folder, or the files together) first, or use the shipped set.');
       return filesDataset(files, limit);
     }
-    return loadUrlDataset(SHIPPED_EVAL, limit);
+    return loadUrlDataset(SHIPPED_EVAL, limit, signal);
   };
 
   runBtn.addEventListener('click', () => {
@@ -171,8 +174,9 @@ export function initEvaluatePanel(): void {
       bar.value = 0;
       barText.textContent = 'Loading the evaluation set…';
       const previous = results;
+      const downloadSignal = (downloads = new AbortController()).signal;
       try {
-        const loaded = await loadItems(limit);
+        const loaded = await loadItems(limit, downloadSignal);
         const missing = loaded.findIndex((i) => i.answer === undefined);
         if (missing >= 0) throw new Error(`item ${missing + 1} (${loaded[missing]!.path}) has no "answer": evaluation needs one per item`);
         const items: EvalItem[] = loaded.map((i) => ({ image: i.image, question: i.question, answer: i.answer!, type: i.type }));
@@ -199,7 +203,7 @@ export function initEvaluatePanel(): void {
         };
         if (kinds.includes('none')) await evalRow('none', { kind: 'none' }, null);
         const needsRecipe = kinds.includes('fitprune') || kinds.includes('random');
-        const set = needsRecipe ? await calibrationSet() : null;
+        const set = needsRecipe ? await calibrationSet(downloadSignal) : null;
         for (const keep of budgets as number[]) {
           let recipe = null;
           if (set) {
@@ -226,6 +230,7 @@ export function initEvaluatePanel(): void {
         else err.textContent = `Evaluation stopped: ${errorText(e)}`;
       } finally {
         active = null;
+        downloads = null;
         cancelBtn.disabled = true;
       }
     });
