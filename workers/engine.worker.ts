@@ -149,6 +149,16 @@ const api = {
     return (await getEngine()).warmup();
   },
 
+  /**
+   * Destroys the engine's GPU device the way a driver reset does (diagnostics and tests; there
+   * is no other way to reach the worker's device from the page). A request running then rejects
+   * with a DeviceLostError (its name and message cross comlink); the next one runs on a new
+   * device, the engine reloading the model with the load's progress callback.
+   */
+  async loseDevice(): Promise<void> {
+    (await getEngine()).ctx.device.destroy();
+  },
+
   abort(requestId: string): void {
     controllers.get(requestId)?.abort(new DOMException('aborted by the user', 'AbortError'));
   },

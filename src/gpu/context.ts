@@ -47,6 +47,9 @@ export interface DispatchSpec {
   workgroups: readonly [number, number?, number?];
 }
 
+/** How long a failed readback waits for device.lost before reporting the map error itself. */
+const MAP_FAILURE_GRACE_MS = 2000;
+
 /** Usage of tensor buffers. A function: in Node, GPUBufferUsage exists only once `webgpu` is set up. */
 export function storageUsage(): GPUBufferUsageFlags {
   return GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
@@ -235,6 +238,9 @@ export class GpuContext {
     try {
       await staging.mapAsync(GPUMapMode.READ, 0, bytes);
     } catch (e) {
+      // A map fails (AbortError) when the device is lost, but device.lost can settle a moment
+      // after it (Chromium): wait for it, briefly, so the caller gets the DeviceLostError.
+      if (!this.lostError) await Promise.race([this.lost, new Promise((r) => setTimeout(r, MAP_FAILURE_GRACE_MS))]);
       this.assertAlive();
       throw e;
     }

@@ -76,7 +76,23 @@ describe('LLaVA through the engine worker (comlink) in Chromium', () => {
       await expect(engine.checkRecipe(JSON.stringify({ ...calibration.recipe, counts: [500, 0] }))).rejects.toThrow(/recipe "counts\[0\]" must be an integer in \[0, 64\]/);
       const afterRefusals = await engine.generate({ requestId: 'gen-4', prompt: 'How many objects are there?', image, maxNewTokens: 3, pruning: { kind: 'fitprune', recipe }, recordKeptIndices: true });
       expect(afterRefusals.tokens).toEqual(pruned.tokens);
-      console.info(`browser usage (tiny, SwiftShader): warm-up ${warmupMs.toFixed(0)} ms; first request after it: ${JSON.stringify(result.usage)}; next: ${JSON.stringify(again.usage)}; calibration ${calibration.seconds.toFixed(1)} s`);
+      // Device loss in the worker (issue 20): the request it interrupts says so by name across
+      // comlink (or, if the answer came first, the loss falls between requests); the next request
+      // answers the same on a new device, the engine having reloaded the model through the
+      // load's progress callback.
+      const progressBefore = progress.length;
+      const interrupted = await engine
+        .generate({ requestId: 'gen-lost', prompt: 'How many objects are there?', image, maxNewTokens: 5 }, Comlink.proxy((t: TokenEvent) => void (t.index === 0 && engine.loseDevice())))
+        .then(() => null, (e: unknown) => e as Error);
+      if (interrupted) {
+        expect(interrupted.name).toBe('DeviceLostError');
+        expect(interrupted.message).toMatch(/^WebGPU device lost \(destroyed\): .*the request did not complete .*; the engine acquires a new GPU device and reloads tiny before its next request: retry it$/);
+      }
+      const recovered = await engine.generate({ requestId: 'gen-5', prompt: 'How many objects are there?', image, maxNewTokens: 5 });
+      expect(recovered.tokens).toEqual(result.tokens);
+      expect(progress.length).toBeGreaterThan(progressBefore);
+      expect(progress.at(-1)!.bytesDone).toBe(progress.at(-1)!.bytesTotal);
+      console.info(`browser usage (tiny, SwiftShader): warm-up ${warmupMs.toFixed(0)} ms; first request after it: ${JSON.stringify(result.usage)}; next: ${JSON.stringify(again.usage)}; calibration ${calibration.seconds.toFixed(1)} s; device loss ${interrupted ? 'interrupted the request' : 'fell between requests'}`);
     } finally {
       worker.terminate();
     }
