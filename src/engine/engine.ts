@@ -247,7 +247,7 @@ export class Engine {
         this.reloadPending = false;
         return this.info().model!;
       },
-      { what: 'the load', signal: options.signal, reloadModel: false },
+      { what: 'The load', signal: options.signal, reloadModel: false },
     );
   }
 
@@ -305,7 +305,7 @@ export class Engine {
   }
 
   generate(request: GenerateRequest, onToken?: (e: TokenEvent) => void): Promise<GenerateResult> {
-    return this.exclusive(() => this.run(request, onToken), { what: 'the request', signal: request?.signal, reloadModel: true });
+    return this.exclusive(() => this.run(request, onToken), { what: 'The request', signal: request?.signal, reloadModel: true });
   }
 
   private async run(request: GenerateRequest, onToken?: (e: TokenEvent) => void): Promise<GenerateResult> {
@@ -553,7 +553,9 @@ export class Engine {
     const next = this.loadedFrom
       ? `the engine acquires a new GPU device and reloads ${this.loadedFrom.source.description} before its next request: retry it`
       : 'the engine acquires a new GPU device before its next request: retry it';
-    return new DeviceLostError(lost.reason, lost.deviceMessage, `${what} did not complete (${e instanceof Error ? e.message || e.name : String(e)}); ${next}`);
+    // The failing call's own error (a map AbortError, a kernel's complaint) is the loss's symptom: named only when it adds something.
+    const symptom = e instanceof DeviceLostError ? '' : ` (${e instanceof Error ? e.message || e.name : String(e)})`;
+    return new DeviceLostError(lost.reason, lost.deviceMessage, `${what} did not complete${symptom}; ${next}`);
   }
 }
 
