@@ -186,7 +186,7 @@ const shortFileCases: Make = (rng, arch, gen) => {
 const headerJsonCases: Make = (rng, arch, gen) => {
   const { header, data } = parse(gen.baseFiles(arch).get(FILE)!);
   const text = JSON.stringify(header);
-  const kind = pick(rng, ['truncated', 'garbage', 'number', 'string', 'null', 'array', 'array-of-entries', 'deep-object', 'deep-array', 'non-utf8', 'lone-surrogate', 'nul', 'empty', 'spaces', 'trailing-comma', 'nan'] as const);
+  const kind = pick(rng, ['truncated', 'garbage', 'number', 'string', 'null', 'array', 'array-of-entries', 'deep-object', 'deep-array', 'non-utf8', 'lone-surrogate', 'nul', 'empty', 'spaces', 'trailing-comma', 'nan', 'duplicate-different'] as const);
   const bad = (json: string | Uint8Array, name: string) => withFile(arch, gen, assemble(typeof json === 'string' ? textBytes(json) : json, data), `header JSON ${name}`, 'refuse', HEADER);
   switch (kind) {
     case 'truncated': {
@@ -247,6 +247,14 @@ const headerJsonCases: Make = (rng, arch, gen) => {
       return bad('        ', 'only spaces');
     case 'trailing-comma':
       return bad(text.replace(/}$/, ',}'), 'with a trailing comma');
+    case 'duplicate-different': {
+      // The name again at the end with another tensor's entry: JSON.parse (and serde) keep the last,
+      // so its own bytes are left unclaimed and the other's are claimed twice.
+      const names = tensorNames(header);
+      const name = pick(rng, names);
+      const other = pick(rng, names.filter((n) => n !== name));
+      return bad(text.replace(/\}$/, `,${JSON.stringify(name)}:${JSON.stringify(header[other])}}`), `"${name}" listed again with the entry of "${other}"`);
+    }
     case 'nan': {
       const name = someTensor(rng, header);
       return bad(text.replace(`"${name}":{"dtype":"F32","shape":[`, `"${name}":{"dtype":"F32","shape":[NaN,`), `NaN in the shape of "${name}"`);
