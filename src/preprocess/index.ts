@@ -311,7 +311,8 @@ function tokenizerIdRange(json: Json, where: string): number {
   if (added !== undefined && added !== null) {
     if (!Array.isArray(added)) fail('added_tokens', added, 'it must be a list');
     (added as unknown[]).forEach((t, i) => {
-      if (!t || typeof t !== 'object' || typeof (t as Json)['content'] !== 'string') fail(`added_tokens[${i}]`, t, 'added tokens need a string "content"');
+      // An empty content can never be matched in text, and splitting on it is ill-defined.
+      if (!t || typeof t !== 'object' || typeof (t as Json)['content'] !== 'string' || (t as Json)['content'] === '') fail(`added_tokens[${i}]`, t, 'added tokens need a non-empty string "content"');
       max = Math.max(max, checkId(`added_tokens[${i}].id`, (t as Json)['id']));
     });
   }

@@ -307,6 +307,13 @@ describe('tokenizer.json parts, special tokens and generation ids (fuzz findings
     await refused(files, /tokenizer\.json normalizer(\.normalizers\[0\])+ is "…": it is nested more than 32 deep/);
   });
 
+  it('an added token with empty content is refused (it can never match text)', async () => {
+    await refused(
+      withJson('tokenizer.json', (t) => (t['added_tokens'] as Json[]).push({ id: 900, content: '', special: true })),
+      /tiny: tokenizer\.json added_tokens\[5\] is \{"id":900,"content":"","special":true\}: added tokens need a non-empty string "content"/,
+    );
+  });
+
   it('merges as [a, b] pairs (the newer tokenizers format) load and tokenize as the strings do', async () => {
     const pairs = await load(withJson('tokenizer.json', (t) => ((t['model'] as Json)['merges'] = ((t['model'] as Json)['merges'] as string[]).map((m) => m.split(' ')))));
     const strings = await load(tiny());
