@@ -48,6 +48,9 @@ function memoryBombs(rng: Rng): string[] {
     `{% set ns = namespace(s='xy') %}{% for i in range(${k}) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s|length }}`,
     `{% set ns = namespace(s='x') %}{% for i in range(${k}) %}{% set ns.s = ns.s + ns.s %}{% endfor %}`,
     `{{ 'x' * ${w} }}`,
+    `{% set s = 'x' * ${w} %}`,
+    `{% set ns = namespace(s=' ') %}{% for i in range(${k}) %}{% set ns.s = ns.s | indent(1000, true) %}{% endfor %}`,
+    `{% for m in messages %}{% for i in range(10000) %}{{ m['content'] | tojson }}{% endfor %}{% endfor %}`,
     `{{ 'a\nb' | indent(${w}) }}`,
     `{{ 'a\nb' | indent(width=${w}, first=true) }}`,
     `{{ messages | tojson(indent=${w}) }}`,
@@ -131,6 +134,10 @@ function variants(rng: Rng, arch: FuzzArch, base: Files): (() => FuzzCase)[] {
     () => run('strftime_now and loop variables', 'either', `{{ strftime_now('%Y') | length }}{% for m in messages %}{{ loop.index }}{% endfor %}${original}`),
     () => run('a long but bounded literal (8,000 characters)', 'either', `${'z '.repeat(4000)}${original}`, [where, 'positions', 'tokens']),
     () => run('a 300,000-character comment', 'accept', `{# ${'c'.repeat(300_000)} #}${original}`),
+    () => atLoad('a filter the interpreter lacks on the messages', `{% for c in messages[0]['content'] | batch(2) %}{% endfor %}${original}`),
+    () => run('{% raw %} text before the template', 'either', `{% raw %}{{ not a tag }}{% endraw %}${original}`),
+    () => run('the question upper-cased', 'either', original.replace(/content\['text'\]/g, "content['text'].upper()").replace(/line\['text'\]/g, "line['text'].upper()"), [where, 'question']),
+    () => run('{% generation %} around the whole template', 'either', `{% generation %}${original}{% endgeneration %}`),
   ];
 }
 

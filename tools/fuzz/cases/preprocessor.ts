@@ -160,7 +160,10 @@ function configVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[] {
       },
       () => {
         const v = pick<unknown>(rng, ['x', 32, [], null]);
-        return refuse(`max_image_size = ${JSON.stringify(v)}`, ['max_image_size'], (c) => void (c['max_image_size'] = v));
+        // null is Python's "use the default" (then the tower's size is used): legal.
+        return v === null
+          ? other('max_image_size = null', 'either', ['max_image_size'], (c) => void (c['max_image_size'] = v))
+          : refuse(`max_image_size = ${JSON.stringify(v)}`, ['max_image_size'], (c) => void (c['max_image_size'] = v));
       },
       () => {
         // 4096 is Python's cap, but the tiles it asks for (128 × 128) have no <row_i_col_j> tags.

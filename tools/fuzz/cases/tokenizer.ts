@@ -179,8 +179,11 @@ type Variant = () => FuzzCase;
 
 function tokenizerJsonVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[] {
   const T = 'tokenizer.json';
+  // A broken tokenizer.json must be refused at load (the loader tokenizes a probe prompt).
   const tok = (name: string, expect: Expectation, mentions: readonly string[], edit: (t: Json) => unknown) =>
-    loadCase('tokenizer', arch, `${T}: ${name}`, expect, mentions, editJson(base, T, edit));
+    expect === 'refuse' ? loadStageCase('tokenizer', arch, `${T}: ${name}`, mentions, editJson(base, T, edit)) : loadCase('tokenizer', arch, `${T}: ${name}`, expect, mentions, editJson(base, T, edit));
+  // Ids beyond the embedding are found when a prompt holds them (Engine.run), not at load.
+  const tokAtRun = (name: string, mentions: readonly string[], edit: (t: Json) => unknown) => loadCase('tokenizer', arch, `${T}: ${name}`, 'refuse', mentions, editJson(base, T, edit));
   const vsize = vocabSize(base);
   return [
     () => {
@@ -240,7 +243,7 @@ function tokenizerJsonVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[]
     // Issue 25 #6: ids at or beyond the embedding's rows.
     () => {
       const shift = pick(rng, [vsize, vsize + 7, 100_000]);
-      return tok(`every model.vocab id + ${shift} (beyond vocab_size ${vsize})`, 'refuse', [T, 'vocab_size'], (t) => {
+      return tokAtRun(`every model.vocab id + ${shift} (beyond vocab_size ${vsize})`, [T, 'vocab_size'], (t) => {
         const v = vocabOf(t);
         for (const k of Object.keys(v)) v[k] = v[k]! + shift;
       });
@@ -248,7 +251,7 @@ function tokenizerJsonVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[]
     () => {
       const special = pick(rng, PROMPT_SPECIALS[arch]);
       const id = pick(rng, [vsize, vsize + 1, 65_000]);
-      return tok(`${special} (in the prompt) moved to id ${id} ≥ vocab_size ${vsize}`, 'refuse', [T, 'vocab_size', special], (t) => {
+      return tokAtRun(`${special} (in the prompt) moved to id ${id} ≥ vocab_size ${vsize}`, [T, 'vocab_size', special], (t) => {
         for (const e of addedOf(t)) if (e['content'] === special) e['id'] = id;
         // Keep the post-processor's copy of the id consistent, so only the range is wrong.
         const st = getPath(t, `post_processor.special_tokens.${special}`) as Json | undefined;
@@ -330,6 +333,36 @@ function tokenizerJsonVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[]
       return loadCase('tokenizer', arch, `${T}: normalizer Sequence nested ${depth} deep`, depth <= 50 ? 'either' : 'refuse', ['normalizer', 'nested', T], withBytes(base, T, textBytes(text)));
     },
     () => tok('normalizer null (no normalizer)', 'either', ['normalizer'], (t) => void (t['normalizer'] = null)),
+    () => tok('an added token with empty content', 'refuse', ['added_tokens'], (t) => void addedOf(t).push({ id: 900, content: '', single_word: false, lstrip: false, rstrip: false, normalized: false, special: true })),
+    () => {
+      const content = pick(rng, ['e', ' ', 'a', 'the']);
+      return tok(`a special added token ${JSON.stringify(content)} (a common substring)`, 'either', ['added_tokens'], (t) => void addedOf(t).push({ id: vsize - 1, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true }));
+    },
+    () => {
+      const n = pick(rng, [10_000, 100_000]);
+      return tok(`${n} extra added tokens`, 'either', ['added_tokens', T], (t) => {
+        const list = addedOf(t);
+        for (let i = 0; i < n; i++) list.push({ id: 1000 + i, content: `<x${i}>`, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+      });
+    },
+    () => {
+      const n = pick(rng, [50_000, 200_000]);
+      return tok(`${n} extra model.vocab pieces`, 'either', ['model.vocab', T], (t) => {
+        const v = vocabOf(t);
+        for (let i = 0; i < n; i++) v[`q${i}z`] = 1000 + i;
+      });
+    },
+    () => tok('a 100,000-character model.vocab piece', 'either', ['model.vocab', T], (t) => void (vocabOf(t)['w'.repeat(100_000)] = 999)),
+    () => {
+      const p = pick(rng, ['(?:)', '\\b', '(?=a)', 'x*']);
+      // Patterns that match the empty string: legal; splitting on them must still end.
+      return tok(`pre_tokenizer Split on ${JSON.stringify(p)} (matches the empty string)`, 'either', ['pre_tokenizer'], (t) => void (t['pre_tokenizer'] = splitPreTokenizer(p)));
+    },
+    () => {
+      const n = pick(rng, [10_000, 100_000]);
+      // A normalizer that inflates every space: absurd but legal; the prompt grows n-fold and must be refused by its length, quickly.
+      return tok(`normalizer Replace " " by ${n} characters`, 'either', ['positions', 'tokens', 'normalizer', T], (t) => void (t['normalizer'] = { type: 'Replace', pattern: { String: ' ' }, content: 'y'.repeat(n) }));
+    },
     () => tok('keys of every object in reverse order', 'accept', [], (t) => reorder(t)),
     () => tok('an unknown top-level field', 'accept', [], (t) => void (t['x_fuzz'] = { anything: [1, 2, 3] })),
     () => tok('model.unk_token not in the vocabulary', 'either', ['unk_token'], (t) => void ((t['model'] as Json)['unk_token'] = '<nope>')),
@@ -361,7 +394,7 @@ function tokenizerConfigVariants(rng: Rng, arch: FuzzArch, base: Files): Variant
     },
     () => {
       const v = pick<unknown>(rng, [2, 2.5, true, [], ['</s>'], { id: 2 }, { content: 7 }]);
-      return cfg(`${tokenField} = ${JSON.stringify(v)}`, 'refuse', [tokenField], (t) => void (t[tokenField] = v));
+      return loadStageCase('tokenizer', arch, `${TC}: ${tokenField} = ${JSON.stringify(v)}`, [tokenField], editJson(base, TC, (t) => void (t[tokenField] = v)));
     },
     () => cfg(`${tokenField} = "<nope>" (not a token of tokenizer.json)`, 'either', [tokenField], (t) => void (t[tokenField] = '<nope>')),
     () => cfg(`${tokenField} as an AddedToken object`, 'either', [tokenField], (t) => {
@@ -433,7 +466,7 @@ function generationVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[] {
     () => loadCase('tokenizer', arch, `${G} missing`, 'either', [G], without(base, G)),
     () => {
       const v = pick<unknown>(rng, [String(eos), [], -1, 2.5, vsize, vsize + 1, 1e9, [eos, 'x'], [eos, -3], true, { id: eos }, [[eos]]]);
-      return gen(`eos_token_id = ${JSON.stringify(v)}`, 'refuse', ['eos_token_id', 'eos'], (g) => void (g['eos_token_id'] = v));
+      return loadStageCase('tokenizer', arch, `${G}: eos_token_id = ${JSON.stringify(v)}`, ['eos_token_id', 'eos'], editJson(base, G, (g) => void (g['eos_token_id'] = v)));
     },
     () => gen('eos_token_id = null', 'either', ['eos_token_id'], (g) => void (g['eos_token_id'] = null)),
     () => gen(`eos_token_id = [${eos}, ${eos}, 0]`, 'either', ['eos_token_id'], (g) => void (g['eos_token_id'] = [eos, eos, 0])),
@@ -452,6 +485,7 @@ function generationVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[] {
       return gen(`max_new_tokens = ${JSON.stringify(v)}`, 'either', ['max_new_tokens'], (g) => void (g['max_new_tokens'] = v));
     },
     () => gen('an unknown field and keys reversed', 'accept', [], (g) => ({ ...(reorder(g) as Json), x_fuzz: [1] })),
+    () => gen(`eos_token_id = a list of 5,000 ids with ${eos} in it`, 'either', ['eos_token_id'], (g) => void (g['eos_token_id'] = Array.from({ length: 5000 }, (_, i) => (i === 2500 ? eos : i % vsize)))),
   ];
 }
 
