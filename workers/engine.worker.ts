@@ -57,12 +57,12 @@ const api = {
     return (await getEngine()).families();
   },
 
-  async load(ref: WorkerModelRef, requestId: string, onProgress?: (p: LoadProgress) => void): Promise<ModelInfo> {
+  async load(ref: WorkerModelRef, requestId: string, onProgress?: (p: LoadProgress) => void, onWarning?: (message: string) => void): Promise<ModelInfo> {
     const e = await getEngine();
     const controller = new AbortController();
     controllers.set(requestId, controller);
     try {
-      const info = await e.load(toRef(ref), { signal: controller.signal, onProgress });
+      const info = await e.load(toRef(ref), { signal: controller.signal, onProgress, onWarning });
       passACache = null;
       return info;
     } finally {

@@ -181,7 +181,9 @@ export function initModelPanel(onLoaded: (info: ModelInfo) => Promise<void>): vo
         const estimate = `${plan.family} model, ${fmtBytes(plan.gpuBytes)} of weights on the GPU (${fmtBytes(plan.downloadBytes)} to read; largest tensor ${fmtBytes(plan.largestTensor.bytes)}, adapter limit ${fmtBytes(plan.maxBufferSize)} per buffer)`;
         if (plan.refusal) throw new Error(`it cannot run on this GPU: ${plan.refusal}`);
         status.textContent = `Loading ${choice.label}: ${estimate}…`;
-        const info = await engine().load(choice.ref, id, Comlink.proxy(onProgress));
+        // A cache that fails (storage full) does not stop the load: say so where errors appear.
+        const onWarning = (message: string) => void (err.textContent = `Note: ${message}`);
+        const info = await engine().load(choice.ref, id, Comlink.proxy(onProgress), Comlink.proxy(onWarning));
         const loadMs = performance.now() - t0;
         state.setModel(info);
         showModel(info);

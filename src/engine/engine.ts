@@ -111,6 +111,11 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /** Load progress; also called again when the engine reloads the model after a device loss. */
   onProgress?: (p: LoadProgress) => void;
+  /**
+   * Problems that do not stop the load but that the user should hear about, once each: today,
+   * the browser's model-file cache failing (storage full), after which files are not kept.
+   */
+  onWarning?: (message: string) => void;
 }
 
 const now = () => performance.now();
@@ -241,7 +246,7 @@ export class Engine {
   load(ref: ModelRef, options: LoadOptions = {}): Promise<ModelInfo> {
     return this.exclusive(
       async () => {
-        const source = await resolveSource(ref);
+        const source = await resolveSource(ref, options.onWarning);
         await this.install(source, options);
         this.loadedFrom = { source, onProgress: options.onProgress };
         this.reloadPending = false;
@@ -574,8 +579,8 @@ function checkEosIds(pre: Preprocessor, model: VisionLanguageModel, where: strin
 
 /** The source a ModelRef names. A source is recognised by its methods first: some sources
  * (FilesSource) also have a `files` field, which must not make them look like an in-memory map. */
-export async function resolveSource(ref: ModelRef): Promise<ModelSource> {
-  if (typeof ref === 'string') return openSource(ref);
+export async function resolveSource(ref: ModelRef, onWarning?: (message: string) => void): Promise<ModelSource> {
+  if (typeof ref === 'string') return openSource(ref, { onCacheWarning: onWarning && ((w) => onWarning(w.message)) });
   if (isModelSource(ref)) return ref;
   return new MemorySource(ref.files, ref.name ?? 'memory');
 }
