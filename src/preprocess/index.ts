@@ -461,6 +461,16 @@ function checkSpecialTokens(config: Json | null, file: string, where: string): v
   }
 }
 
+/** tokenizer_config.json switches: JSON booleans (or null), since "false" would read as true. */
+const TOKENIZER_SWITCHES = ['add_bos_token', 'add_eos_token', 'add_prefix_space', 'legacy', 'clean_up_tokenization_spaces', 'split_special_tokens', 'do_lower_case'] as const;
+
+function checkTokenizerSwitches(config: Json | null, where: string): void {
+  for (const key of TOKENIZER_SWITCHES) {
+    const v = config?.[key];
+    if (v !== undefined && v !== null && typeof v !== 'boolean') throw new PreprocessError(`${where}: tokenizer_config.json ${key} is ${shown(v)}; it must be true or false`);
+  }
+}
+
 /** A chat_template of tokenizer_config.json: a string or a list of { name, template } strings (checked even when chat_template.* wins). */
 function checkTokenizerConfigTemplate(value: unknown, where: string): void {
   if (value === undefined || value === null || typeof value === 'string') return;
@@ -590,6 +600,7 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   const maxTokenId = tokenizerIdRange(tokenizerJson, where);
   const regexes = checkTokenizerShape(tokenizerJson, where);
   checkSpecialTokens(tokenizerConfigRaw, 'tokenizer_config.json', where);
+  checkTokenizerSwitches(tokenizerConfigRaw, where);
   checkSpecialTokens(specialMap, 'special_tokens_map.json', where);
   checkTokenizerConfigTemplate(tokenizerConfigRaw?.['chat_template'], where);
   checkGenerationIds(generationConfig, maxTokenId, where);

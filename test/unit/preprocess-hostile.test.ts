@@ -327,6 +327,12 @@ describe('tokenizer.json parts, special tokens and generation ids (fuzz findings
     await refused(withJson('tokenizer_config.json', (t) => (t['chat_template'] = [1, 2])), /tiny: tokenizer_config\.json chat_template is \[1,2\]; it must be a template string or a list of \{ "name": string, "template": string \}/);
   });
 
+  it('tokenizer_config.json switches given as strings or numbers are refused ("false" would read as true)', async () => {
+    await refused(withJson('tokenizer_config.json', (t) => (t['add_bos_token'] = 'false')), /tiny: tokenizer_config\.json add_bos_token is "false"; it must be true or false/);
+    await refused(withJson('tokenizer_config.json', (t) => (t['legacy'] = 1)), /tokenizer_config\.json legacy is 1; it must be true or false/);
+    await load(withJson('tokenizer_config.json', (t) => (t['add_bos_token'] = null)));
+  });
+
   it('generation_config.json bos / pad ids that are not token ids are refused', async () => {
     for (const [field, bad] of [['bos_token_id', '1'], ['bos_token_id', 1e9], ['bos_token_id', []], ['pad_token_id', 2.5], ['pad_token_id', [0]], ['pad_token_id', -1]] as const) {
       await refused(withJson('generation_config.json', (g) => (g[field] = bad)), new RegExp(`tiny: generation_config\\.json ${field} is .*; it must be a token id \\(an integer from 0 to \\d+\\) or null`));
