@@ -49,7 +49,7 @@ function memoryBombs(rng: Rng): string[] {
     `{% set ns = namespace(s='x') %}{% for i in range(${k}) %}{% set ns.s = ns.s + ns.s %}{% endfor %}`,
     `{{ 'x' * ${w} }}`,
     `{% set s = 'x' * ${w} %}`,
-    `{% set ns = namespace(s=' ') %}{% for i in range(${k}) %}{% set ns.s = ns.s | indent(1000, true) %}{% endfor %}`,
+    `{% set ns = namespace(s=' ') %}{% for i in range(${k}) %}{% set ns.s = (ns.s ~ '\n' ~ ns.s) | indent(1000, true) %}{% endfor %}`,
     `{% for m in messages %}{% for i in range(10000) %}{{ m['content'] | tojson }}{% endfor %}{% endfor %}`,
     `{{ 'a\nb' | indent(${w}) }}`,
     `{{ 'a\nb' | indent(width=${w}, first=true) }}`,

@@ -415,9 +415,12 @@ function tokenizerConfigVariants(rng: Rng, arch: FuzzArch, base: Files): Variant
       return cfg(`tokenizer_class = ${JSON.stringify(v)}`, 'either', ['tokenizer_class'], (t) => void (t['tokenizer_class'] = v));
     },
     () => {
-      const v = pick<unknown>(rng, ['false', 'true', 1, 0, null]);
-      return cfg(`add_bos_token = ${JSON.stringify(v)}`, 'either', ['add_bos_token'], (t) => void (t['add_bos_token'] = v));
+      const field = pick(rng, ['add_bos_token', 'add_eos_token', 'add_prefix_space', 'legacy', 'clean_up_tokenization_spaces', 'split_special_tokens']);
+      const v = pick<unknown>(rng, ['false', 'true', 1, 0, [], {}]);
+      // "false" is truthy: read as a switch it would do the opposite of what it says.
+      return loadStageCase('tokenizer', arch, `${TC}: ${field} = ${JSON.stringify(v)}`, [field], editJson(base, TC, (t) => void (t[field] = v)));
     },
+    () => cfg('add_bos_token = null', 'either', ['add_bos_token'], (t) => void (t['add_bos_token'] = null)),
     () => cfg('keys in reverse order and an unknown field', 'accept', [], (t) => ({ x_fuzz: 1, ...(reorder(t) as Json) })),
     () => {
       const v = pick<unknown>(rng, [42, 'x', [null], [{ content: 5 }]]);
