@@ -1,7 +1,7 @@
 /** Loads a JSONL data set with its images from disk (Node CLIs). */
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { decodeJsonl, parseJsonl, DatasetError, type DataItem } from '../src/data/dataset';
+import { decodeJsonl, parseJsonl, DatasetError, MAX_DATASET_IMAGE_BYTES, MAX_DATASET_JSONL_BYTES, type DataItem } from '../src/data/dataset';
 import { checkImageHeader } from '../src/preprocess/image-input';
 
 export interface LoadedItem extends DataItem {
@@ -27,9 +27,12 @@ export async function loadDataset(path: string, limit?: number): Promise<LoadedI
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
     throw new DatasetError(`the data set's item limit (--limit) must be a positive integer; got ${String(limit)}`);
   }
-  const bytes = await readFile(path).catch((e: unknown) => {
+  const cannot = (e: unknown): never => {
     throw new DatasetError(`cannot read ${path}${e instanceof Error && 'code' in e ? ` (${String(e.code)})` : ''}`);
-  });
+  };
+  const size = (await stat(path).catch(cannot)).size;
+  if (size > MAX_DATASET_JSONL_BYTES) throw new DatasetError(`${path} is ${size} bytes; a data set's JSONL may have at most ${MAX_DATASET_JSONL_BYTES} (32 MiB)`);
+  const bytes = await readFile(path).catch(cannot);
   const items = parseJsonl(decodeJsonl(bytes, path), path).slice(0, limit ?? Infinity);
   const dir = await realpath(dirname(resolve(path)));
   return Promise.all(
@@ -41,6 +44,8 @@ export async function loadDataset(path: string, limit?: number): Promise<LoadedI
       if (!inside(dir, real)) {
         throw new DatasetError(`${path}: image ${item.image} resolves to ${real}, outside the data set's folder ${dir} (a symlink out of it?); images must be inside it`);
       }
+      const { size } = await stat(real);
+      if (size > MAX_DATASET_IMAGE_BYTES) throw new DatasetError(`${path}: image ${item.image} is ${size} bytes; an image file may have at most ${MAX_DATASET_IMAGE_BYTES} (64 MiB)`);
       const image = await readFile(real).catch(() => {
         throw new DatasetError(`${path}: image ${item.image} cannot be read (looked at ${real})`);
       });

@@ -18,6 +18,15 @@ export class DatasetError extends Error {
 }
 
 /**
+ * Caps of the files a data set is read from on disk (the CLIs, tools/data.ts), the same as the
+ * page's fetch caps (src/app/data.ts): a JSONL of 32 MiB is a few hundred thousand lines, and an
+ * image of 64 MiB is more than an 8192² photo takes as PNG or JPEG. Above them a file is refused
+ * before it is read into memory.
+ */
+export const MAX_DATASET_JSONL_BYTES = 32 * 2 ** 20;
+export const MAX_DATASET_IMAGE_BYTES = 64 * 2 ** 20;
+
+/**
  * A JSONL file's bytes as text: UTF-8 (a leading byte-order mark is dropped by parseJsonl).
  * Invalid UTF-8 is refused naming the line, not replaced by U+FFFD: a Latin-1 "é" in a question
  * or an answer would otherwise change what is asked or scored, silently.

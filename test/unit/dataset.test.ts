@@ -175,6 +175,13 @@ describe('data sets: what the fuzzer found', () => {
     await expect(loadDataset(write(['notes.png']))).rejects.toThrow(/set\.jsonl: image notes\.png cannot be decoded: it is not a PNG, JPEG, WebP, GIF or BMP file/);
     await expect(loadDataset(write(['huge.png']))).rejects.toThrow(/set\.jsonl: image huge\.png is a PNG whose header says it is 100000×100000 = 10000000000 pixels; at most 67108864 \(8192×8192\) are accepted \(refused before decoding\)/);
     await expect(loadDataset(join(dir, 'nope.jsonl'))).rejects.toThrow(/cannot read .*nope\.jsonl \(ENOENT\)/);
+    // Files over the caps are refused before they are read (sparse files: no disk used).
+    const { truncateSync } = await import('node:fs');
+    writeFileSync(join(dir, 'big.png'), png);
+    truncateSync(join(dir, 'big.png'), 64 * 2 ** 20 + 1);
+    await expect(loadDataset(write(['big.png']))).rejects.toThrow(/set\.jsonl: image big\.png is 67108865 bytes; an image file may have at most 67108864 \(64 MiB\)/);
+    truncateSync(join(dir, 'set.jsonl'), 32 * 2 ** 20 + 1);
+    await expect(loadDataset(join(dir, 'set.jsonl'))).rejects.toThrow(/set\.jsonl is 33554433 bytes; a data set's JSONL may have at most 33554432 \(32 MiB\)/);
     // A truncated PNG has a good header: it loads, and decoding it names the file.
     const [cut] = await loadDataset(write(['cut.png']));
     const { toRgb } = await import('../../src/preprocess/image-input');

@@ -4,7 +4,7 @@
  * every item's image is decoded (toRgb, as a request would) and one item's question is asked.
  * A clear refusal names the JSONL (and its line) or the image file it is about.
  */
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toRgb } from '../../../src/preprocess/image-input';
 import { Rng } from '../../../src/util/random';
@@ -23,6 +23,8 @@ interface Layout {
   links?: Record<string, string>;
   /** Make this name a folder instead of a file. */
   dirs?: string[];
+  /** Files grown (sparsely: NUL bytes, no disk used) to this many bytes after writing. */
+  sizes?: Record<string, number>;
   /** loadDataset's limit. */
   limit?: number;
 }
@@ -71,6 +73,7 @@ function datasetCase(arch: FuzzArch, name: string, expect: Expectation, mentions
         await symlink(target.startsWith('@out/') ? join(root, target.slice(5)) : target, join(dir, link));
       }
       if (!layout.dirs?.includes(JSONL)) await writeFile(join(dir, JSONL), layout.jsonl);
+      for (const [file, size] of Object.entries(layout.sizes ?? {})) await truncate(join(dir, file), size);
       const items = await loadDataset(join(dir, JSONL), layout.limit);
       if (items.length === 0) throw new Error('fuzz: loadDataset returned no items');
       for (const it of items) await toRgb(it.blob);
@@ -182,6 +185,8 @@ export const datasetCases: CaseGenerator = {
         jsonl: `${item('huge.jpg')}\n`,
         files: { 'huge.jpg': Uint8Array.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0xff, 0xff, 0xff, 0xff, 0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01, 0xff, 0xd9]) },
       }),
+      bad('a 65 MiB image file', ['big.png', 'bytes'], { jsonl: `${item('big.png')}\n`, files: { 'big.png': img }, sizes: { 'big.png': 65 * 2 ** 20 } }),
+      bad('a 33 MiB JSONL', [JSONL, 'bytes'], { jsonl: `${item('a.png')}\n`, files: ok, sizes: { [JSONL]: 33 * 2 ** 20 } }),
       bad('the second of three images missing', ['c.png'], { jsonl: `${item('a.png')}\n${item('c.png')}\n${item('img/b.png')}\n`, files: ok }),
     ];
     return pick(rng, variants)();
