@@ -367,7 +367,7 @@ function shuffleKeys(rng: Rng, value: unknown): unknown {
 }
 
 const harmlessCases: Make = (rng, arch, gen) => {
-  const kind = pick(rng, ['extra-top', 'extra-text', 'extra-vision', 'shuffle', 'compact', 'tabs', 'crlf', 'architectures', 'no-architectures', 'torch-dtype', 'no-torch-dtype', 'version', 'name-or-path', 'escaped', 'duplicate-key', 'int-as-float'] as const);
+  const kind = pick(rng, ['extra-top', 'extra-text', 'extra-vision', 'shuffle', 'compact', 'tabs', 'crlf', 'architectures', 'no-architectures', 'torch-dtype', 'no-torch-dtype', 'version', 'name-or-path', 'escaped', 'duplicate-key', 'int-as-float', 'nulls', 'big-extra'] as const);
   const files = gen.baseFiles(arch);
   const json = readJsonFile(files, FILE);
   let name: string;
@@ -447,6 +447,20 @@ const harmlessCases: Make = (rng, arch, gen) => {
       name = 'model_type written twice (same value)';
       break;
     }
+    case 'nulls': {
+      // Null where transformers reads null as "unset" (its own default: no scaling, derived head_dim).
+      const path = pick(rng, ['text_config.rope_scaling', 'text_config.head_dim', 'text_config.sliding_window']);
+      if (path.endsWith('sliding_window')) setPath(json, 'text_config.use_sliding_window', false);
+      setPath(json, path, null);
+      bytes = dump(json);
+      name = `${path} = null`;
+      break;
+    }
+    case 'big-extra':
+      json['fuzz_blob'] = 'x'.repeat(pick(rng, [100_000, 4_000_000]));
+      bytes = dump(json);
+      name = `an extra ${(json['fuzz_blob'] as string).length}-character string key`;
+      break;
     case 'int-as-float': {
       // 64.0 is the integer 64 in JSON (Python reads a float and transformers uses it as int after checks).
       const text = JSON.stringify(json, null, 2);

@@ -264,7 +264,7 @@ const headerJsonCases: Make = (rng, arch, gen) => {
 
 const headerHarmlessCases: Make = (rng, arch, gen) => {
   const { header, data } = parse(gen.baseFiles(arch).get(FILE)!);
-  const kind = pick(rng, ['pad', 'pretty', 'reorder', 'metadata-extra', 'no-metadata', 'bom', 'duplicate-same', 'escaped-names', 'extra-tensor'] as const);
+  const kind = pick(rng, ['pad', 'pretty', 'reorder', 'metadata-extra', 'no-metadata', 'bom', 'duplicate-same', 'escaped-names', 'extra-tensor', 'many-empty', 'nul-pad'] as const);
   const ok = (json: Uint8Array, name: string, expect: Expectation = 'accept', d: Uint8Array = data) => withFile(arch, gen, assemble(json, d), name, expect, HEADER);
   switch (kind) {
     case 'pad': {
@@ -303,6 +303,20 @@ const headerHarmlessCases: Make = (rng, arch, gen) => {
       // \u escapes of ASCII letters decode to the same names.
       const text = JSON.stringify(header).replace(/"(model|vision_tower|lm_head)/g, (_, w: string) => `"\\u00${w.charCodeAt(0).toString(16)}${w.slice(1)}`);
       return ok(textBytes(text), 'tensor names with \\u-escaped first letters');
+    }
+    case 'many-empty': {
+      // Thousands of zero-element tensors (legal: shape [0], empty byte range) the model never reads.
+      const n = pick(rng, [1000, 20_000]);
+      const end = data.byteLength;
+      for (let k = 0; k < n; k++) header[`unused.empty.${k}`] = { dtype: 'F32', shape: [0, 4], data_offsets: [end, end] };
+      return ok(encodeHeader(header), `${n} extra zero-size tensors`);
+    }
+    case 'nul-pad': {
+      // NUL is not JSON whitespace: the reference parser refuses NUL padding, so do we.
+      const json = encodeHeader(header);
+      const out = new Uint8Array(json.byteLength + 8);
+      out.set(json);
+      return withFile(arch, gen, assemble(out, data), 'header padded with NUL bytes instead of spaces', 'refuse', HEADER);
     }
     case 'extra-tensor': {
       const tensors = tensorsOf({ header, data });
