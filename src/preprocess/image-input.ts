@@ -117,6 +117,11 @@ export async function toRgb(image: ImageInput): Promise<RawImage> {
   let channels: number;
   if (image instanceof RawImage) {
     ({ data, width, height, channels } = image);
+    // A RawImage may hold floats (0–1) or 16-bit values: copied into bytes they would be black.
+    const tag = Object.prototype.toString.call(data);
+    if (tag !== '[object Uint8Array]' && tag !== '[object Uint8ClampedArray]') {
+      throw new PreprocessError(`the image is a RawImage whose data is a ${tag.slice(8, -1)}; its data must be a Uint8Array or Uint8ClampedArray of 8-bit pixels`);
+    }
   } else if (typeof Blob !== 'undefined' && image instanceof Blob) {
     const what = blobLabel(image);
     // The header first: a huge claimed size or a non-image is refused before any decoder runs.

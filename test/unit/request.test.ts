@@ -138,5 +138,9 @@ describe('encoded images: the header is read before any decoder runs', () => {
     await expect(toRgb({ ...image, channels: '3' } as never)).rejects.toThrow(/the image's channels must be 1, 3 or 4; got "3"/);
     await expect(toRgb({ data: new Uint8Array(4 * 3 * 2), width: 4, height: 3 })).rejects.toThrow(/image data has 24 values, expected 4×3×1 = 12 \(channels left out: the data length must be 1, 3 or 4 values per pixel\)/);
     await expect(toRgb({ width: 4, height: 3 } as never)).rejects.toThrow(/the image's data must be a Uint8Array or Uint8ClampedArray of 8-bit pixels; got no data field/);
+    // A RawImage of floats was copied into bytes as 0s and 1s: a black image, no error.
+    const { RawImage } = await import('@huggingface/transformers');
+    await expect(toRgb(new RawImage(new Float32Array(4 * 3 * 3).fill(0.5) as never, 4, 3, 3))).rejects.toThrow(/the image is a RawImage whose data is a Float32Array; its data must be a Uint8Array or Uint8ClampedArray/);
+    await expect(toRgb(new RawImage(new Uint8ClampedArray(4 * 3 * 2), 4, 3, 2 as never))).rejects.toThrow(/images with 2 channels are not supported/);
   });
 });

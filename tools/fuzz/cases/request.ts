@@ -121,6 +121,8 @@ function imageCases(arch: FuzzArch, rng: Rng): (() => FuzzCase)[] {
     img('RGBA, channels left out', 'accept', [], (r) => ({ data: withChannels(rawOf(r), 4), width: rawOf(r).width, height: rawOf(r).height }), { sameAs: true }),
     img('RGB as a Uint8Array', 'accept', [], (r) => ({ ...rawOf(r), data: new Uint8Array(rawOf(r).data) }), { sameAs: true }),
     img('RGB as a RawImage', 'accept', [], (r) => new RawImage(new Uint8ClampedArray(rawOf(r).data), rawOf(r).width, rawOf(r).height, 3), { sameAs: true }),
+    img('a RawImage of floats (0-1)', 'refuse', ['image', 'data', 'Float32Array'], (r) => new RawImage(Float32Array.from(rawOf(r).data, (v) => v / 255) as never, rawOf(r).width, rawOf(r).height, 3)),
+    img('a RawImage with 2 channels', 'refuse', ['image', 'channels'], (r) => new RawImage(new Uint8ClampedArray(rawOf(r).width * rawOf(r).height * 2), rawOf(r).width, rawOf(r).height, 2 as never)),
     img('a PNG Blob of the default pixels', 'accept', [], (r) => blob(pngOf(rawOf(r))), { sameAs: true }),
     img('a PNG Blob with no type', 'accept', [], (r) => new Blob([new Uint8Array(pngOf(rawOf(r)))]), { sameAs: true }),
     img('data one value short', 'refuse', ['image', 'data'], (r) => ({ ...rawOf(r), data: rawOf(r).data.subarray(1) })),
