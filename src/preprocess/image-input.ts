@@ -153,7 +153,7 @@ export async function toRgb(image: ImageInput): Promise<RawImage> {
   if (data.length !== width * height * channels) {
     throw new PreprocessError(`image data has ${data.length} values, expected ${width}×${height}×${channels} = ${width * height * channels}${image instanceof RawImage || (image as { channels?: unknown }).channels !== undefined ? '' : ' (channels left out: the data length must be 1, 3 or 4 values per pixel)'}`);
   }
-  if (channels !== 1 && channels !== 3 && channels !== 4) throw new PreprocessError(`images with ${channels} channels are not supported`);
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw new PreprocessError(`images with ${channels} channels are not supported: the image must have 1 (grey), 3 (RGB) or 4 (RGBA) channels`);
   // Alpha is dropped (not composited), as PIL's convert("RGB") in Python transformers does.
   const rgb = new Uint8ClampedArray(width * height * 3);
   for (let i = 0; i < width * height; i++) {

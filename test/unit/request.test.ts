@@ -141,6 +141,6 @@ describe('encoded images: the header is read before any decoder runs', () => {
     // A RawImage of floats was copied into bytes as 0s and 1s: a black image, no error.
     const { RawImage } = await import('@huggingface/transformers');
     await expect(toRgb(new RawImage(new Float32Array(4 * 3 * 3).fill(0.5) as never, 4, 3, 3))).rejects.toThrow(/the image is a RawImage whose data is a Float32Array; its data must be a Uint8Array or Uint8ClampedArray/);
-    await expect(toRgb(new RawImage(new Uint8ClampedArray(4 * 3 * 2), 4, 3, 2 as never))).rejects.toThrow(/images with 2 channels are not supported/);
+    await expect(toRgb(new RawImage(new Uint8ClampedArray(4 * 3 * 2), 4, 3, 2 as never))).rejects.toThrow(/images with 2 channels are not supported: the image must have 1 \(grey\), 3 \(RGB\) or 4 \(RGBA\) channels/);
   });
 });
