@@ -503,6 +503,16 @@ function tokenizerPartHint(message: string, regexes: readonly string[]): string 
   return ` (tokenizer.json ${part}.type)`;
 }
 
+/** The longest piece of tokenizer.json (vocabulary and added tokens), in characters: no token covers more text (bar a normalizer that shrinks it). */
+function longestPiece(json: Json): number {
+  let n = 1;
+  const vocab = (json['model'] as Json)['vocab'];
+  if (Array.isArray(vocab)) for (const e of vocab) n = Math.max(n, String((e as unknown[])[0]).length);
+  else for (const k of Object.keys(vocab as Json)) n = Math.max(n, k.length);
+  for (const t of (json['added_tokens'] as Json[] | undefined) ?? []) n = Math.max(n, String(t['content']).length);
+  return n;
+}
+
 /**
  * The ids that end generation: generation_config.json's eos_token_id (an id or a non-empty list
  * of ids), else the tokenizer's eos token. A string ("2"), an empty list, a negative or
@@ -734,7 +744,17 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
     throw new PreprocessError(`${where}: the chat template in ${template?.file} drops the question: its prompt for an image and the question ${JSON.stringify(PROBE_QUESTION)} does not contain the question`);
   }
   // Same for the tokenizer: encode and decode a prompt like a real one.
-  tokenize(probe);
+  // A template whose one-question prompt (before the image is expanded) already fills the
+  // context can never answer; say so now, naming the template, not at every question. A prompt
+  // far longer than the context could hold even in the longest pieces is refused before
+  // tokenizing it (hundreds of thousands of characters take seconds).
+  const textConfig = (modelConfig['text_config'] ?? modelConfig) as Json;
+  const positions = textConfig['max_position_embeddings'] ?? modelConfig['max_position_embeddings'];
+  const tooLong = (what: string) =>
+    new PreprocessError(`${where}: the chat template in ${template?.file ?? '(the built-in fallback)'} renders ${what} for a one-line question, but the model has ${positions} positions (config.json max_position_embeddings)`);
+  if (typeof positions === 'number' && probe.length > 4 * positions * longestPiece(tokenizerJson)) throw tooLong(`${probe.length} characters (far more than ${positions} tokens hold)`);
+  const probeTokens = tokenize(probe).inputIds.length;
+  if (typeof positions === 'number' && probeTokens >= positions) throw tooLong(`${probeTokens} tokens`);
   try {
     tokenizer.decode(tokenizer.encode('Describe the image.'), { skip_special_tokens: true });
   } catch (e) {

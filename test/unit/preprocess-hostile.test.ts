@@ -423,6 +423,17 @@ describe('chat templates: the question, one image, and memory (fuzz findings)', 
     expect([1, 2].join('-')).toBe('1-2');
   });
 
+  it('a template whose one-question prompt already fills the context is refused at load', async () => {
+    // 10,000 copies of the messages as JSON: under MAX_OUTPUT characters, but ~500,000 tokens for 1,024 positions.
+    await refused(
+      withJinja(`{% for m in messages %}{% for i in range(10000) %}{{ m['content'] | tojson }}{% endfor %}{% endfor %}${ORIGINAL}`),
+      /tiny: the chat template in chat_template\.jinja renders \d+ characters \(far more than 1024 tokens hold\) for a one-line question, but the model has 1024 positions \(config\.json max_position_embeddings\)/,
+      2_000,
+    );
+    // Just over the context: tokenized, then refused by its token count.
+    await refused(withJinja(`${'z '.repeat(1100)}${ORIGINAL}`), /renders \d{4} tokens for a one-line question, but the model has 1024 positions/);
+  });
+
   it('harmless variations render exactly as the original', async () => {
     const base = (await load(tiny())).buildPrompt('What is this?', { hasImage: true });
     for (const t of [`{# note #}${ORIGINAL}`, `{% if true %}${ORIGINAL}{% endif %}`, `{{ no_such_variable }}${ORIGINAL}`, `{% for i in range(1000) %}{% endfor %}${ORIGINAL}`]) {
