@@ -151,6 +151,10 @@ function configVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[] {
       () => other('image_grid_pinpoints in reverse order', 'either', ['image_grid_pinpoints'], (c) => void (c['image_grid_pinpoints'] = [...pp].reverse())),
     );
   }
+  if (arch === 'llava-next') {
+    // The base image is resized to shortest_edge, the tiles cut at crop_size: legal as long as the crop is the tower's.
+    variants.push(() => other(`size.shortest_edge = ${shape.towerSide + 4} (crop_size stays ${shape.towerSide})`, 'either', ['size', 'crop_size'], (c) => setPath(c, 'size.shortest_edge', shape.towerSide + 4)));
+  }
   if (arch === 'idefics3') {
     const tile = shape.towerSide;
     variants.push(
@@ -196,6 +200,12 @@ function processorConfigVariants(rng: Rng, arch: FuzzArch, base: Files): Variant
     () => refuse('image_token = "<img>" (not in tokenizer.json)', ['<img>', 'image_token'], (c) => void (c['image_token'] = '<img>')),
     () => other('an unknown field', 'accept', [], (c) => void (c['x_fuzz'] = { a: 1 })),
   ];
+  if (arch === 'llava-onevision') {
+    const field = pick(rng, ['num_image_tokens', 'vision_aspect_ratio']);
+    const v = pick<unknown>(rng, [0, -1, 'anyres_max_1000', 'foo', 1e9, null]);
+    // config.json's values are the model's; these copies feed only Python's processor.
+    variants.push(() => other(`${field} = ${JSON.stringify(v)}`, 'either', [field], (c) => void (c[field] = v)));
+  }
   if (arch === 'idefics3') {
     const seq = readJsonFile(base, PC)['image_seq_len'] as number;
     variants.push(

@@ -363,6 +363,22 @@ function tokenizerJsonVariants(rng: Rng, arch: FuzzArch, base: Files): Variant[]
       // A normalizer that inflates every space: absurd but legal; the prompt grows n-fold and must be refused by its length, quickly.
       return tok(`normalizer Replace " " by ${n} characters`, 'either', ['positions', 'tokens', 'normalizer', T], (t) => void (t['normalizer'] = { type: 'Replace', pattern: { String: ' ' }, content: 'y'.repeat(n) }));
     },
+    () => {
+      const v = pick<unknown>(rng, [{ max_length: 3, strategy: 'LongestFirst', stride: 0, direction: 'Right' }, { max_length: 0 }, 'x', 42]);
+      // Python's tokenizer truncates every encoding so: legal, but the image tokens may be cut off.
+      return tok(`truncation = ${JSON.stringify(v)}`, 'either', ['truncation', T, 'image'], (t) => void (t['truncation'] = v));
+    },
+    () => {
+      const v = pick<unknown>(rng, [{ strategy: { Fixed: 2000 }, direction: 'Left', pad_to_multiple_of: null, pad_id: 0, pad_type_id: 0, pad_token: '<unk>' }, { strategy: 'BatchLongest', direction: 'Right', pad_id: 1e9, pad_token: '<x>' }, 'x']);
+      return tok(`padding = ${JSON.stringify(v).slice(0, 50)}`, 'either', ['padding', T, 'positions'], (t) => void (t['padding'] = v));
+    },
+    () => {
+      const flag = pick(rng, ['lstrip', 'rstrip', 'normalized', 'single_word']);
+      return tok(`${IMAGE_TOKEN} with ${flag} true`, 'either', [IMAGE_TOKEN], (t) => {
+        for (const e of addedOf(t)) if (e['content'] === IMAGE_TOKEN) e[flag] = true;
+      });
+    },
+    () => tok('version = 42', 'accept', [], (t) => void (t['version'] = 42)),
     () => tok('keys of every object in reverse order', 'accept', [], (t) => reorder(t)),
     () => tok('an unknown top-level field', 'accept', [], (t) => void (t['x_fuzz'] = { anything: [1, 2, 3] })),
     () => tok('model.unk_token not in the vocabulary', 'either', ['unk_token'], (t) => void ((t['model'] as Json)['unk_token'] = '<nope>')),
