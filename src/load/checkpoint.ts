@@ -56,9 +56,9 @@ export class Checkpoint {
   }
 }
 
-async function readHeader(source: ModelSource, file: string, signal?: AbortSignal) {
+async function readHeader(source: ModelSource, file: string, signal?: AbortSignal, notFound?: () => Error) {
   const stat = await source.stat(file, { signal });
-  if (!stat) throw new ModelFileError(file, `not found in ${source.description}`);
+  if (!stat) throw notFound?.() ?? new ModelFileError(file, `not found in ${source.description}`);
   const first8 = await source.read(file, { start: 0, end: Math.min(8, stat.size) }, { signal });
   const length = headerLength(first8, stat.size, file);
   const header = await source.read(file, { start: 8, end: 8 + length }, { signal });
@@ -86,13 +86,13 @@ export async function openCheckpoint(source: ModelSource, options: { signal?: Ab
       if (typeof shard !== 'string' || shard === '' || shard.includes('/') || shard.includes('\\') || shard.includes('..')) {
         throw new CheckpointError(`${INDEX_FILE}: shard name ${excerpt(shard)} is not a plain file name`);
       }
-      if (!(await source.stat(shard, { signal }))) {
-        const tensor = entries.find(([, s]) => s === shard)![0];
-        throw new CheckpointError(`${INDEX_FILE} maps "${tensor}" to shard ${shard}, which is not in ${source.description}`);
-      }
     }
     for (const shard of shards as string[]) {
-      const header = await readHeader(source, shard, signal);
+      // A shard the index names but the folder lacks: say which index entry points at it.
+      const header = await readHeader(source, shard, signal, () => {
+        const tensor = entries.find(([, s]) => s === shard)![0];
+        return new CheckpointError(`${INDEX_FILE} maps "${tensor}" to shard ${shard}, which is not in ${source.description}`);
+      });
       for (const [name, info] of header.tensors) {
         const other = tensors.get(name);
         if (other) throw new CheckpointError(`tensor "${name}" appears in both ${other.file} and ${shard}`);
