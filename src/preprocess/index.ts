@@ -753,8 +753,20 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   const tooLong = (what: string) =>
     new PreprocessError(`${where}: the chat template in ${template?.file ?? '(the built-in fallback)'} renders ${what} for a one-line question, but the model has ${positions} positions (config.json max_position_embeddings)`);
   if (typeof positions === 'number' && probe.length > 4 * positions * longestPiece(tokenizerJson)) throw tooLong(`${probe.length} characters (far more than ${positions} tokens hold)`);
-  const probeTokens = tokenize(probe).inputIds.length;
+  const probed = tokenize(probe);
+  const probeTokens = probed.inputIds.length;
   if (typeof positions === 'number' && probeTokens >= positions) throw tooLong(`${probeTokens} tokens`);
+  // The image placeholder must stay one token per copy, alone or in the runs the families
+  // expand it to; an added_tokens entry with normalized / single_word / strip flags can merge
+  // or drop copies, and the image's features would then not fit its tokens.
+  const RUN = 8;
+  const inProbe = probed.imageRuns.reduce((n, r) => n + r.end - r.start, 0);
+  const inRun = tokenize(`a${imageToken.repeat(RUN)}b`).imageRuns.reduce((n, r) => n + r.end - r.start, 0);
+  if (inProbe !== 1 || inRun !== RUN) {
+    throw new PreprocessError(
+      `${where}: tokenizer.json does not keep "${imageToken}" as one token per copy: the template's one "${imageToken}" gives ${inProbe} image token(s) and ${RUN} copies in a row give ${inRun} (check its added_tokens entry: normalized, single_word, lstrip, rstrip)`,
+    );
+  }
   try {
     tokenizer.decode(tokenizer.encode('Describe the image.'), { skip_special_tokens: true });
   } catch (e) {

@@ -307,6 +307,14 @@ describe('tokenizer.json parts, special tokens and generation ids (fuzz findings
     await refused(files, /tokenizer\.json normalizer(\.normalizers\[0\])+ is "…": it is nested more than 32 deep/);
   });
 
+  it('an image token that does not stay one token per copy is refused at load', async () => {
+    // normalized: true matches it in the normalised text, where the runs of copies break up (Idefics3's 80-copy run gave 5 image ids).
+    const files = withJson('tokenizer.json', (t) => {
+      for (const e of t['added_tokens'] as Json[]) if (e['content'] === '<image>') e['normalized'] = true;
+    }, 'idefics3');
+    await refused(files, /tiny: tokenizer\.json does not keep "<image>" as one token per copy: .* 8 copies in a row give \d+ \(check its added_tokens entry: normalized, single_word, lstrip, rstrip\)/);
+  });
+
   it('an added token with empty content is refused (it can never match text)', async () => {
     await refused(
       withJson('tokenizer.json', (t) => (t['added_tokens'] as Json[]).push({ id: 900, content: '', special: true })),
