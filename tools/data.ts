@@ -1,7 +1,8 @@
 /** Loads a JSONL data set with its images from disk (Node CLIs). */
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
-import { decodeJsonl, parseJsonl, DatasetError, MAX_DATASET_IMAGE_BYTES, MAX_DATASET_JSONL_BYTES, type DataItem } from '../src/data/dataset';
+import { decodeJsonl, parseJsonl, DatasetError, MAX_DATASET_JSONL_BYTES, type DataItem } from '../src/data/dataset';
+import { MAX_ENCODED_IMAGE_BYTES } from '../src/preprocess/image-input';
 import { checkImageHeader } from '../src/preprocess/image-input';
 
 export interface LoadedItem extends DataItem {
@@ -45,7 +46,7 @@ export async function loadDataset(path: string, limit?: number): Promise<LoadedI
         throw new DatasetError(`${path}: image ${item.image} resolves to ${real}, outside the data set's folder ${dir} (a symlink out of it?); images must be inside it`);
       }
       const { size } = await stat(real);
-      if (size > MAX_DATASET_IMAGE_BYTES) throw new DatasetError(`${path}: image ${item.image} is ${size} bytes; an image file may have at most ${MAX_DATASET_IMAGE_BYTES} (64 MiB)`);
+      if (size > MAX_ENCODED_IMAGE_BYTES) throw new DatasetError(`${path}: image ${item.image} is ${size} bytes; an image file may have at most ${MAX_ENCODED_IMAGE_BYTES} (64 MiB)`);
       const image = await readFile(real).catch(() => {
         throw new DatasetError(`${path}: image ${item.image} cannot be read (looked at ${real})`);
       });

@@ -1,6 +1,8 @@
 // Data for the page: the shipped samples and JSONL sets (fetched from this page's own origin)
 // and the user's own files (a folder or picked files), turned into image blobs the worker takes.
-import { DatasetError, imagePathProblem, parseJsonl, type DataItem } from '../data/dataset';
+import { DatasetError, decodeJsonl, imagePathProblem, MAX_DATASET_JSONL_BYTES, parseJsonl, type DataItem } from '../data/dataset';
+import { formatBytes } from '../load/source';
+import { MAX_ENCODED_IMAGE_BYTES } from '../preprocess/image-input';
 import { EMBEDDED_MODEL } from '../data/embedded';
 
 /** The shipped data sets under the page's base URL. */
@@ -27,20 +29,9 @@ export interface Sample {
 }
 
 const MiB = 1024 * 1024;
-/** Cap of a data set's JSONL: the shipped ones are 8 and 44 KB; 32 MiB is a few hundred thousand lines. */
-export const MAX_JSONL_BYTES = 32 * MiB;
 /** Cap of samples.json (4 KB shipped): a list of a few images and their questions. */
 export const MAX_SAMPLES_JSON_BYTES = 1 * MiB;
-/**
- * Cap of one image file of a data set or sample. The preprocessor takes images up to 8192² px
- * (MAX_INPUT_PIXELS); a photo that size is a few tens of MB as PNG or JPEG.
- */
-export const MAX_IMAGE_FILE_BYTES = 64 * MiB;
 
-/** "32 MiB" / "900 bytes". */
-function fmtCap(n: number): string {
-  return n >= MiB ? `${Number((n / MiB).toFixed(1))} MiB` : n >= 1024 ? `${Number((n / 1024).toFixed(1))} KiB` : `${n} bytes`;
-}
 
 export interface PageFetchOptions {
   signal?: AbortSignal;
@@ -90,9 +81,9 @@ export async function fetchCapped(url: string, o: CappedFetch): Promise<{ bytes:
     await cancel();
     throw new Error(`${o.name}: not found at ${url} (the server answered with an HTML page)`);
   }
-  const tooLarge = (what: string) => new DatasetError(`${o.name}: ${url} ${what}, over the ${fmtCap(o.cap)} limit for this file; it is refused, not downloaded`);
+  const tooLarge = (what: string) => new DatasetError(`${o.name}: ${url} ${what}, over the ${formatBytes(o.cap)} limit for this file; it is refused, not downloaded`);
   // The exact count when rounding would show the size as the cap itself.
-  const size = (n: number) => (fmtCap(n) === fmtCap(o.cap) ? `${n} bytes` : fmtCap(n));
+  const size = (n: number) => (formatBytes(n) === formatBytes(o.cap) ? `${n} bytes` : formatBytes(n));
   const length = Number(r.headers.get('content-length') ?? NaN);
   if (Number.isFinite(length) && length > o.cap) {
     await cancel();
@@ -113,7 +104,7 @@ export async function fetchCapped(url: string, o: CappedFetch): Promise<{ bytes:
       total += value.byteLength;
       if (total > o.cap) {
         await reader.cancel().catch(() => undefined);
-        throw tooLarge(`sent more than ${fmtCap(o.cap)}`);
+        throw tooLarge(`sent more than ${formatBytes(o.cap)}`);
       }
       chunks.push(value);
     }
@@ -197,7 +188,7 @@ export async function fetchSampleImage(sample: Pick<Sample, 'image' | 'url'>, o:
   const { bytes, type } = await fetchCapped(sample.url, {
     ...o,
     name: `sample image ${sample.image}`,
-    cap: MAX_IMAGE_FILE_BYTES,
+    cap: MAX_ENCODED_IMAGE_BYTES,
     problem: (landed) => outsideFolder(landed, list),
   });
   return new Blob([bytes], { type });
@@ -216,7 +207,7 @@ export async function loadUrlDataset(path: string, limit: number, signal?: Abort
 
 /**
  * The first `limit` items of the JSONL at `url` with their images: the JSONL capped at
- * MAX_JSONL_BYTES and each image at MAX_IMAGE_FILE_BYTES; every image URL (and where any
+ * MAX_DATASET_JSONL_BYTES and each image at MAX_ENCODED_IMAGE_BYTES; every image URL (and where any
  * redirect lands) inside the JSONL's folder on its origin. The first failure cancels the
  * image downloads still running.
  */
@@ -224,8 +215,8 @@ export async function loadDatasetFrom(url: string, limit: number, o: PageFetchOp
   const list = new URL(url);
   // How errors name the JSONL: the page passes the path it asked for ("data/shapes/eval.jsonl").
   const name = o.name ?? (list.pathname.split('/').pop() || url);
-  const { bytes } = await fetchCapped(url, { ...o, name, cap: MAX_JSONL_BYTES, problem: (landed) => outsideFolder(landed, list) });
-  const items = parseJsonl(new TextDecoder().decode(bytes), name).slice(0, limit);
+  const { bytes } = await fetchCapped(url, { ...o, name, cap: MAX_DATASET_JSONL_BYTES, problem: (landed) => outsideFolder(landed, list) });
+  const items = parseJsonl(decodeJsonl(bytes, name), name).slice(0, limit);
   const imageUrls = items.map((it, i) => datasetImageUrl(it.image, url, `${name} item ${i + 1}`));
   const controller = new AbortController();
   const stop = () => controller.abort(o.signal?.reason);
@@ -237,7 +228,7 @@ export async function loadDatasetFrom(url: string, limit: number, o: PageFetchOp
           fetch: o.fetch,
           signal: controller.signal,
           name: `${name} item ${i + 1} image ${it.image}`,
-          cap: MAX_IMAGE_FILE_BYTES,
+          cap: MAX_ENCODED_IMAGE_BYTES,
           problem: (landed) => outsideFolder(landed, list),
         }).catch((e: unknown) => {
           controller.abort(e);
@@ -283,7 +274,7 @@ export async function filesDataset(files: readonly File[], limit: number): Promi
   const dir = relPath(jsonl).split('/').slice(0, -1).join('/');
   const byPath = new Map(files.map((f) => [relPath(f), f]));
   const byName = new Map(files.map((f) => [f.name, f]));
-  const items: DataItem[] = parseJsonl(await jsonl.text(), jsonl.name).slice(0, limit);
+  const items: DataItem[] = parseJsonl(decodeJsonl(new Uint8Array(await jsonl.arrayBuffer()), jsonl.name), jsonl.name).slice(0, limit);
   return items.map((it, i) => {
     const path = normalise(dir ? `${dir}/${it.image}` : it.image);
     const f = byPath.get(path) ?? byName.get(it.image.split('/').pop() ?? '');

@@ -18,13 +18,12 @@ export class DatasetError extends Error {
 }
 
 /**
- * Caps of the files a data set is read from on disk (the CLIs, tools/data.ts), the same as the
- * page's fetch caps (src/app/data.ts): a JSONL of 32 MiB is a few hundred thousand lines, and an
- * image of 64 MiB is more than an 8192² photo takes as PNG or JPEG. Above them a file is refused
- * before it is read into memory.
+ * Cap of a data set's JSONL, on disk (tools/data.ts) and fetched by the page (src/app/data.ts):
+ * the shipped ones are 8 and 44 KB; 32 MiB is a few hundred thousand lines. Its images are held
+ * to MAX_ENCODED_IMAGE_BYTES (src/preprocess/image-input.ts). A larger file is refused before it
+ * is read into memory.
  */
 export const MAX_DATASET_JSONL_BYTES = 32 * 2 ** 20;
-export const MAX_DATASET_IMAGE_BYTES = 64 * 2 ** 20;
 
 /**
  * A JSONL file's bytes as text: UTF-8 (a leading byte-order mark is dropped by parseJsonl).

@@ -9,6 +9,13 @@ import { MAX_INPUT_PIXELS } from './image-config';
  */
 export type ImageInput = RawImage | { data: Uint8ClampedArray | Uint8Array; width: number; height: number; channels?: 1 | 3 | 4 } | Blob;
 
+/**
+ * Cap of one encoded image (a request's Blob, a data set's or sample's image file): more than an
+ * 8192² photo (MAX_INPUT_PIXELS) takes as PNG or JPEG. A larger file is refused before its
+ * bytes are read into memory.
+ */
+export const MAX_ENCODED_IMAGE_BYTES = 64 * 2 ** 20;
+
 /** An encoded image's format and size, read from its header alone (no pixel decoded). */
 export interface ImageHeader {
   format: 'PNG' | 'JPEG' | 'WebP' | 'GIF' | 'BMP';
@@ -124,6 +131,9 @@ export async function toRgb(image: ImageInput): Promise<RawImage> {
     }
   } else if (typeof Blob !== 'undefined' && image instanceof Blob) {
     const what = blobLabel(image);
+    if (image.size > MAX_ENCODED_IMAGE_BYTES) {
+      throw new PreprocessError(`${what} is ${image.size} bytes; an encoded image may have at most ${MAX_ENCODED_IMAGE_BYTES} (64 MiB)`);
+    }
     // The header first: a huge claimed size or a non-image is refused before any decoder runs.
     const header = checkImageHeader(new Uint8Array(await image.arrayBuffer()), what);
     try {

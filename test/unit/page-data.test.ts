@@ -3,14 +3,9 @@
 // at the cap, naming the file and the cap) and stays on the JSONL's origin and folder, also
 // after redirects (issue 25: "a served JSONL can point the page at another origin").
 import { describe, expect, it } from 'vitest';
-import {
-  fetchSampleImage,
-  loadDatasetFrom,
-  loadSamplesFrom,
-  MAX_IMAGE_FILE_BYTES,
-  MAX_JSONL_BYTES,
-  MAX_SAMPLES_JSON_BYTES,
-} from '../../src/app/data';
+import { fetchSampleImage, loadDatasetFrom, loadSamplesFrom, MAX_SAMPLES_JSON_BYTES } from '../../src/app/data';
+import { MAX_DATASET_JSONL_BYTES } from '../../src/data/dataset';
+import { MAX_ENCODED_IMAGE_BYTES } from '../../src/preprocess/image-input';
 
 const ORIGIN = 'https://page.example';
 const LIST = `${ORIGIN}/data/shapes/eval.jsonl`;
@@ -73,8 +68,14 @@ describe('page data sets (src/app/data.ts)', () => {
     expect(asked).toEqual([LIST, `${ORIGIN}/data/shapes/eval/a.png`, `${ORIGIN}/data/shapes/eval/b.png`]);
   });
 
+  it('refuses a JSONL that is not UTF-8 (a Latin-1 é would become U+FFFD in the question), naming the line', async () => {
+    const latin1 = new Uint8Array([...new TextEncoder().encode('{"image": "eval/a.png", "question": "caf'), 0xe9, ...new TextEncoder().encode('?"}')]);
+    const { fetchFn } = stubFetch({ [LIST]: { body: latin1 } });
+    await expect(loadDatasetFrom(LIST, 10, { fetch: fetchFn })).rejects.toThrow(/eval\.jsonl.*UTF-8/);
+  });
+
   it('refuses a JSONL whose Content-Length is over the cap, naming the file and the cap', async () => {
-    const { fetchFn } = stubFetch({ [LIST]: { body: 'x', headers: { 'content-length': String(MAX_JSONL_BYTES + 1) } } });
+    const { fetchFn } = stubFetch({ [LIST]: { body: 'x', headers: { 'content-length': String(MAX_DATASET_JSONL_BYTES + 1) } } });
     await expect(loadDatasetFrom(LIST, 10, { fetch: fetchFn })).rejects.toThrow(
       /^eval\.jsonl: https:\/\/page\.example\/data\/shapes\/eval\.jsonl is 33554433 bytes, over the 32 MiB limit for this file; it is refused, not downloaded$/,
     );
@@ -85,7 +86,7 @@ describe('page data sets (src/app/data.ts)', () => {
     const { fetchFn } = stubFetch({ [LIST]: { body: body.stream } });
     await expect(loadDatasetFrom(LIST, 10, { fetch: fetchFn })).rejects.toThrow(/^eval\.jsonl: .* sent more than 32 MiB, over the 32 MiB limit for this file/);
     expect(body.cancelled()).toBe(true);
-    expect(body.pulled()).toBeLessThanOrEqual(MAX_JSONL_BYTES + 3 * 1024 * 1024); // the cap and the stream's read-ahead
+    expect(body.pulled()).toBeLessThanOrEqual(MAX_DATASET_JSONL_BYTES + 3 * 1024 * 1024); // the cap and the stream's read-ahead
   });
 
   it('refuses an image over the cap (declared or streamed) and cancels the other downloads', async () => {
@@ -98,7 +99,7 @@ describe('page data sets (src/app/data.ts)', () => {
     });
     await expect(loadDatasetFrom(LIST, 2, { fetch: fetchFn })).rejects.toThrow(/eval\.jsonl item \d image eval\/[ab]\.png: .* sent more than 64 MiB, over the 64 MiB limit for this file/);
     expect(huge.cancelled() || slow.cancelled()).toBe(true);
-    expect(huge.pulled() + slow.pulled()).toBeLessThanOrEqual(2 * MAX_IMAGE_FILE_BYTES + 6 * 1024 * 1024);
+    expect(huge.pulled() + slow.pulled()).toBeLessThanOrEqual(2 * MAX_ENCODED_IMAGE_BYTES + 6 * 1024 * 1024);
 
     const declared = stubFetch({
       [LIST]: { body: jsonl('eval/a.png') },

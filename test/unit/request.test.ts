@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { GenerateRequest } from '../../src/engine/engine';
 import { checkGenerateRequest, MAX_PROMPT_CHARS } from '../../src/engine/request';
-import { checkImageHeader, readImageHeader, toRgb } from '../../src/preprocess/image-input';
+import { checkImageHeader, MAX_ENCODED_IMAGE_BYTES, readImageHeader, toRgb } from '../../src/preprocess/image-input';
 import { checkPruningPolicy } from '../../src/prune/policies';
 import { encodePng } from '../../tools/png';
 
@@ -142,5 +142,12 @@ describe('encoded images: the header is read before any decoder runs', () => {
     const { RawImage } = await import('@huggingface/transformers');
     await expect(toRgb(new RawImage(new Float32Array(4 * 3 * 3).fill(0.5) as never, 4, 3, 3))).rejects.toThrow(/the image is a RawImage whose data is a Float32Array; its data must be a Uint8Array or Uint8ClampedArray/);
     await expect(toRgb(new RawImage(new Uint8ClampedArray(4 * 3 * 2), 4, 3, 2 as never))).rejects.toThrow(/images with 2 channels are not supported: the image must have 1 \(grey\), 3 \(RGB\) or 4 \(RGBA\) channels/);
+  });
+});
+
+describe('encoded image size', () => {
+  it('refuses a Blob over 64 MiB before reading its bytes, naming its size and the cap', async () => {
+    const huge = new Blob([new Uint8Array(MAX_ENCODED_IMAGE_BYTES + 1)], { type: 'image/png' });
+    await expect(toRgb(huge)).rejects.toThrow(/67108865 bytes; an encoded image may have at most 67108864 \(64 MiB\)/);
   });
 });
