@@ -326,11 +326,16 @@ export class Engine {
 
     const prompt = request.rawPrompt ? request.prompt : pre.buildPrompt(request.prompt, { hasImage: Boolean(request.image) });
     const placeholders = prompt.split(pre.imageToken).length - 1;
+    // The chat template places the image token itself; one more in the user's text would be a
+    // second image. Say which text holds it, so the user knows what to remove.
+    const where = request.rawPrompt ? 'the raw prompt (rawPrompt: true)' : 'the question';
+    const token = JSON.stringify(pre.imageToken);
     if (request.image && placeholders !== 1) {
-      throw new EngineError(`the prompt has ${placeholders} image placeholders; exactly one is needed with an image`);
+      const cause = request.rawPrompt ? `a raw prompt must contain ${token} exactly once` : `${where} itself contains ${token}, the model's image token: remove it (the chat template places the image)`;
+      throw new EngineError(`the prompt has ${placeholders} image placeholders ${token}; exactly one is needed with an image: ${cause}`);
     }
     if (!request.image && placeholders > 0) {
-      throw new EngineError('the prompt contains an image placeholder but no image was given');
+      throw new EngineError(`${where} contains ${token}, the model's image token, but no image was given: remove it or pass an image`);
     }
 
     const t0 = now();
@@ -366,7 +371,6 @@ export class Engine {
       fixedOffsets: placements[0]?.fixedOffsets ?? [],
       recordIndices: request.recordKeptIndices,
     });
-    if (request.hooks && pruning.hooks) throw new EngineError('pass either `pruning` or `hooks`, not both');
     const images: Tensor[] = []; // features this request owns (disposed at the end)
     const cachedImages: Tensor[] = []; // owned by the cache
     let imageFeaturesCached = false;

@@ -76,7 +76,15 @@ describe('generation: stopping, sampling, abort, errors', () => {
   it('answers a text-only prompt, and refuses a placeholder without an image', async () => {
     const r = await engine.generate({ prompt: 'Hello there', maxNewTokens: 3 });
     expect(r.usage.visualTokens).toBe(0);
-    await expect(engine.generate({ prompt: 'USER: <image>\nHi ASSISTANT:', rawPrompt: true, maxNewTokens: 2 })).rejects.toThrow(/image placeholder but no image/);
+    await expect(engine.generate({ prompt: 'USER: <image>\nHi ASSISTANT:', rawPrompt: true, maxNewTokens: 2 })).rejects.toThrow(
+      /^the raw prompt \(rawPrompt: true\) contains "<image>", the model's image token, but no image was given/,
+    );
+  });
+
+  it('refuses a question that itself contains the image token, saying to remove it', async () => {
+    await expect(engine.generate({ prompt: 'What is <image> here?', image, maxNewTokens: 2 })).rejects.toThrow(
+      /2 image placeholders "<image>"; exactly one is needed with an image: the question itself contains "<image>", the model's image token: remove it/,
+    );
   });
 
   it('refuses a prompt with a token id past the embedding (tokenizer.json vs vocab_size) before the GPU, and stays usable', async () => {
