@@ -102,7 +102,11 @@ export function checkImageProcessorConfig(config: unknown, file = 'preprocessor_
   }
   const pp = c['image_grid_pinpoints'];
   if (pp !== undefined && pp !== null) {
-    if (!Array.isArray(pp) || pp.length === 0 || pp.length > MAX_PINPOINTS) fail('image_grid_pinpoints', Array.isArray(pp) ? `a list of ${pp.length}` : pp, `a list of 1 to ${MAX_PINPOINTS} [height, width] pairs`);
+    if (!Array.isArray(pp) || pp.length === 0 || pp.length > MAX_PINPOINTS) {
+      // A long list is shown by its length (its first 120 characters say little); "a list of 1000" read as a quoted string before.
+      if (Array.isArray(pp) && pp.length > 0) throw new ImageConfigError(`${file}: image_grid_pinpoints has ${pp.length} pinpoints; it must be a list of 1 to ${MAX_PINPOINTS} [height, width] pairs`);
+      fail('image_grid_pinpoints', pp, `a list of 1 to ${MAX_PINPOINTS} [height, width] pairs`);
+    }
     (pp as unknown[]).forEach((p, i) => {
       if (!Array.isArray(p) || p.length !== 2) fail(`image_grid_pinpoints[${i}]`, p, 'a [height, width] pair');
       side(`image_grid_pinpoints[${i}][0]`, (p as unknown[])[0]);

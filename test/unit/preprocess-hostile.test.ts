@@ -379,6 +379,12 @@ describe('image processor settings the tower cannot take (fuzz findings)', () =>
     expect((await pre.preprocessImage(img)).width).toBe(56);
   });
 
+  it('image_grid_pinpoints: too many are refused by their count, an empty list as itself', async () => {
+    const many = Array.from({ length: 1000 }, () => [28, 28]);
+    await refused(withJson('preprocessor_config.json', (c) => (c['image_grid_pinpoints'] = many), 'llava-next'), /preprocessor_config\.json: image_grid_pinpoints has 1000 pinpoints; it must be a list of 1 to 256 \[height, width\] pairs/);
+    await refused(withJson('preprocessor_config.json', (c) => (c['image_grid_pinpoints'] = []), 'llava-next'), /preprocessor_config\.json: image_grid_pinpoints is \[\]; it must be a list of 1 to 256/);
+  });
+
   it('Idefics3: max_image_size as a number, a size without longest_edge, or more tiles than <row_i_col_j> tags are refused at load', async () => {
     await refused(withJson('preprocessor_config.json', (c) => (c['max_image_size'] = 32), 'idefics3'), /preprocessor_config\.json: max_image_size is 32; it must be an object with longest_edge/);
     await refused(withJson('preprocessor_config.json', (c) => (c['size'] = { unknown_edge: 56 }), 'idefics3'), /preprocessor_config\.json size is \{"unknown_edge":56\}; Idefics3ImageProcessor needs \{ "longest_edge": pixels \}/);
