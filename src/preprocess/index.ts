@@ -645,7 +645,9 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   }
   const configImageId = modelConfig['image_token_index'] ?? modelConfig['image_token_id'];
   if (typeof configImageId === 'number' && configImageId !== imageTokenId) {
-    throw new PreprocessError(`${where}: config.json image_token_index ${configImageId} is not the tokenizer's "${imageToken}" (${imageTokenId})`);
+    // LLaVA-style configs say image_token_index, Idefics3's image_token_id: name the one it has.
+    const key = 'image_token_index' in modelConfig ? 'image_token_index' : 'image_token_id';
+    throw new PreprocessError(`${where}: config.json ${key} ${configImageId} is not the tokenizer's "${imageToken}" (${imageTokenId})`);
   }
   const eosTokenIds = eosIds(generationConfig['eos_token_id'], tokenizer.eos_token_id, maxTokenId, where);
   const numberOr = (...values: unknown[]) => (values.find((v) => typeof v === 'number') as number | undefined) ?? null;
