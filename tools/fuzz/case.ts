@@ -77,6 +77,14 @@ export function pick<T>(rng: Rng, items: readonly T[]): T {
   return items[rng.int(0, items.length)]!;
 }
 
+/** One of `items`, drawn with probability proportional to `weight(item)`. */
+export function pickWeighted<T>(rng: Rng, items: readonly T[], weight: (item: T) => number): T {
+  if (items.length === 0) throw new Error('pick from an empty list');
+  let r = rng.next() * items.reduce((s, it) => s + weight(it), 0);
+  for (const it of items) if ((r -= weight(it)) < 0) return it;
+  return items[items.length - 1]!;
+}
+
 const utf8 = new TextEncoder();
 const fromUtf8 = new TextDecoder();
 

@@ -10,7 +10,7 @@
  * transformers_version); 'either' for legal values that change the model (rope_theta 500,
  * rms_norm_eps 1e-3, a removed field whose default then applies).
  */
-import { FUZZ_ARCHS, editJson, getPath, loadCase, pick, readJsonFile, setPath, textBytes, type CaseGenerator, type Expectation, type FuzzArch, type FuzzCase, type GenContext } from '../case';
+import { FUZZ_ARCHS, editJson, getPath, loadCase, pick, pickWeighted, readJsonFile, setPath, textBytes, type CaseGenerator, type Expectation, type FuzzArch, type FuzzCase, type GenContext } from '../case';
 import type { Rng } from '../../../src/util/random';
 
 const FILE = 'config.json';
@@ -500,9 +500,6 @@ export const configCases: CaseGenerator = {
   weight: 3,
   make(rng, gen) {
     const arch = pick(rng, FUZZ_ARCHS);
-    const total = KINDS.reduce((s, k) => s + k.w, 0);
-    let r = rng.next() * total;
-    for (const k of KINDS) if ((r -= k.w) < 0) return k.make(rng, arch, gen);
-    return KINDS[KINDS.length - 1]!.make(rng, arch, gen);
+    return pickWeighted(rng, KINDS, (k) => k.w).make(rng, arch, gen);
   },
 };

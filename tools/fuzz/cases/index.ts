@@ -3,7 +3,7 @@
  * A family's share of the cases is its generator's weight.
  */
 import { Rng } from '../../../src/util/random';
-import type { CaseGenerator, FuzzCase, FuzzFamily, GenContext } from '../case';
+import { pickWeighted, type CaseGenerator, type FuzzCase, type FuzzFamily, type GenContext } from '../case';
 import { chatTemplateCases } from './chat-template';
 import { configCases } from './config';
 import { datasetCases } from './dataset';
@@ -28,14 +28,5 @@ export function makeCase(seed: number, index: number, gen: GenContext, only?: re
   const pool = only?.length ? GENERATORS.filter((g) => only.includes(g.family)) : GENERATORS;
   if (pool.length === 0) throw new Error(`no case generator for ${only?.join(', ') ?? 'any family'}`);
   const rng = new Rng(caseSeed(seed, index));
-  const total = pool.reduce((s, g) => s + g.weight, 0);
-  let r = rng.next() * total;
-  let chosen = pool[pool.length - 1]!;
-  for (const g of pool) {
-    if ((r -= g.weight) < 0) {
-      chosen = g;
-      break;
-    }
-  }
-  return chosen.make(rng, gen);
+  return pickWeighted(rng, pool, (g) => g.weight).make(rng, gen);
 }

@@ -15,7 +15,7 @@
  */
 import { TINY_ARCHS } from '../../../test/fixtures/tiny/index';
 import { familyFor } from '../../../src/models/registry';
-import { FUZZ_ARCHS, getPath, jsonBytes, loadCase, pick, readJsonFile, textBytes, type CaseGenerator, type Expectation, type FuzzArch, type FuzzCase, type GenContext } from '../case';
+import { FUZZ_ARCHS, getPath, jsonBytes, loadCase, pick, pickWeighted, readJsonFile, textBytes, type CaseGenerator, type Expectation, type FuzzArch, type FuzzCase, type GenContext } from '../case';
 import type { Rng } from '../../../src/util/random';
 
 const FILE = 'model.safetensors';
@@ -799,9 +799,6 @@ export const safetensorsCases: CaseGenerator = {
   weight: 3,
   make(rng, gen) {
     const arch = pick(rng, FUZZ_ARCHS);
-    const total = KINDS.reduce((s, k) => s + k.w, 0);
-    let r = rng.next() * total;
-    for (const k of KINDS) if ((r -= k.w) < 0) return k.make(rng, arch, gen);
-    return KINDS[KINDS.length - 1]!.make(rng, arch, gen);
+    return pickWeighted(rng, KINDS, (k) => k.w).make(rng, arch, gen);
   },
 };
