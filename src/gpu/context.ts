@@ -195,7 +195,11 @@ export class GpuContext {
       throw new KernelInputError('upload', `${label || 'tensor'}${formatShape(shape)} expects ${count} elements, got ${data.length}`);
     }
     const t = this.empty(shape, dtype, label);
-    this.write(t, data);
+    // No flush first: a new tensor's buffer is not read by any recorded, unsubmitted command
+    // (the pool hands out a released buffer only after the commands that used it were
+    // submitted, and queue.writeBuffer lands after all submitted work). So a decode step that
+    // uploads its token id and position mid-way stays one submit.
+    this.writeBytes(t, data, 0);
     return t;
   }
 
@@ -203,6 +207,11 @@ export class GpuContext {
   write(t: Tensor, data: ArrayBufferView, elementOffset = 0): void {
     this.assertAlive();
     if (this.recordedCommands > 0) this.flush();
+    this.writeBytes(t, data, elementOffset);
+  }
+
+  private writeBytes(t: Tensor, data: ArrayBufferView, elementOffset: number): void {
+    this.assertAlive();
     const byteOffset = elementOffset * BYTES_PER_ELEMENT[t.dtype];
     if (byteOffset % 4 !== 0) throw new Error(`write: offset ${byteOffset} bytes is not a multiple of 4`);
     if (byteOffset + data.byteLength > t.buffer.size) {

@@ -26,6 +26,39 @@ describe('generation: stopping, sampling, abort, errors', () => {
     expect(r.usage.decodeTokensPerSecond).toBeGreaterThanOrEqual(0);
   });
 
+  it('decodes greedily in one submit per token, creating no GPU buffer once warm', async () => {
+    const queue = engine.ctx.device.queue;
+    const device = engine.ctx.device;
+    const submit = queue.submit.bind(queue);
+    const createBuffer = device.createBuffer.bind(device);
+    let submits = 0;
+    let created = 0;
+    queue.submit = (buffers) => {
+      submits++;
+      submit(buffers);
+    };
+    device.createBuffer = (d) => {
+      created++;
+      return createBuffer(d);
+    };
+    try {
+      const run = async () => {
+        const at: { submits: number; created: number }[] = [];
+        await engine.generate({ prompt: question, image, maxNewTokens: 8 }, () => void at.push({ submits, created }));
+        return at;
+      };
+      await run(); // warm-up: pipelines, pool buckets
+      const at = await run();
+      expect(at.length).toBeGreaterThan(2);
+      // Between two streamed tokens lies exactly one decode step: its layers, argmax and readback.
+      for (let i = 1; i < at.length; i++) expect(at[i]!.submits - at[i - 1]!.submits, `submits before token ${i}`).toBe(1);
+      expect(at.at(-1)!.created - at[0]!.created).toBe(0);
+    } finally {
+      queue.submit = submit;
+      device.createBuffer = createBuffer;
+    }
+  });
+
   it('encodes an image once: the same pixels again reuse the cached features and give the same answer', async () => {
     const other = testImage(new Rng(99), 56, 56);
     const first = await engine.generate({ prompt: question, image: other, maxNewTokens: 3 });
