@@ -8,6 +8,7 @@
 import { checkPruningPolicy } from '../prune/policies';
 import type { GenerateRequest } from './engine';
 import { checkSamplingOptions } from './sampler';
+import { describeValue } from '../util/quote';
 
 export class RequestError extends Error {
   override readonly name = 'RequestError';
@@ -27,25 +28,16 @@ export const MAX_STOP_CHARS = 1 << 16;
 
 const HOOK_METHODS = ['wantsRowStats', 'afterAttention', 'afterLayer'] as const;
 
-function shown(v: unknown): string {
-  if (v === undefined) return 'missing';
-  if (v === null) return 'null';
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}…` : v);
-  if (typeof v === 'function') return 'a function';
-  const tag = Object.prototype.toString.call(v).slice(8, -1);
-  return Array.isArray(v) ? `an array of ${v.length}` : tag === 'Object' ? 'an object' : `a ${tag}`;
-}
 
 function optionalBoolean(request: GenerateRequest, field: 'rawPrompt' | 'recordKeptIndices'): void {
   const v: unknown = request[field];
-  if (v !== undefined && typeof v !== 'boolean') throw new RequestError(`request.${field} must be true, false or left out; got ${shown(v)}`);
+  if (v !== undefined && typeof v !== 'boolean') throw new RequestError(`request.${field} must be true, false or left out; got ${describeValue(v)}`);
 }
 
 export function checkGenerateRequest(request: GenerateRequest): void {
   if (typeof request !== 'object' || request === null) throw new RequestError(`a generate request must be an object, got ${request === null ? 'null' : typeof request}`);
   const prompt: unknown = request.prompt;
-  if (typeof prompt !== 'string') throw new RequestError(`request.prompt must be a string, got ${shown(prompt)}`);
+  if (typeof prompt !== 'string') throw new RequestError(`request.prompt must be a string, got ${describeValue(prompt)}`);
   if (prompt.length > MAX_PROMPT_CHARS) {
     throw new RequestError(`request.prompt is ${prompt.length} characters long; at most ${MAX_PROMPT_CHARS} are accepted (no model has positions for more)`);
   }
@@ -58,7 +50,7 @@ export function checkGenerateRequest(request: GenerateRequest): void {
   // null is not "no image": a caller whose image failed to load must not get a text-only answer.
   const image: unknown = request.image;
   if (image !== undefined && (typeof image !== 'object' || image === null)) {
-    throw new RequestError(`request.image must be an image (a RawImage, a Blob or { data, width, height, channels? }) or left out for a text-only question; got ${shown(image)}`);
+    throw new RequestError(`request.image must be an image (a RawImage, a Blob or { data, width, height, channels? }) or left out for a text-only question; got ${describeValue(image)}`);
   }
   if (request.sampling !== undefined) checkSamplingOptions(request.sampling, 'request.sampling');
   checkStop(request.stop);
@@ -72,10 +64,10 @@ export function checkGenerateRequest(request: GenerateRequest): void {
 
 function checkStop(stop: unknown): void {
   if (stop === undefined) return;
-  if (!Array.isArray(stop)) throw new RequestError(`request.stop must be a list of strings; got ${shown(stop)}`);
+  if (!Array.isArray(stop)) throw new RequestError(`request.stop must be a list of strings; got ${describeValue(stop)}`);
   if (stop.length > MAX_STOP_STRINGS) throw new RequestError(`request.stop has ${stop.length} strings; at most ${MAX_STOP_STRINGS} are accepted`);
   stop.forEach((s: unknown, i) => {
-    if (typeof s !== 'string') throw new RequestError(`request.stop[${i}] must be a string; got ${shown(s)}`);
+    if (typeof s !== 'string') throw new RequestError(`request.stop[${i}] must be a string; got ${describeValue(s)}`);
     if (s.length > MAX_STOP_CHARS) throw new RequestError(`request.stop[${i}] is ${s.length} characters long; at most ${MAX_STOP_CHARS} are accepted`);
   });
 }
@@ -84,15 +76,15 @@ function checkSignal(signal: unknown): void {
   if (signal === undefined || signal === null) return;
   const s = signal as Partial<AbortSignal>;
   if (typeof signal !== 'object' || typeof s.aborted !== 'boolean' || typeof s.throwIfAborted !== 'function') {
-    throw new RequestError(`request.signal must be an AbortSignal (AbortController().signal) or left out; got ${shown(signal)}`);
+    throw new RequestError(`request.signal must be an AbortSignal (AbortController().signal) or left out; got ${describeValue(signal)}`);
   }
 }
 
 function checkHooks(hooks: unknown): void {
   if (hooks === undefined || hooks === null) return;
-  if (typeof hooks !== 'object') throw new RequestError(`request.hooks must be an object of decoder hooks (${HOOK_METHODS.join(', ')}) or null; got ${shown(hooks)}`);
+  if (typeof hooks !== 'object') throw new RequestError(`request.hooks must be an object of decoder hooks (${HOOK_METHODS.join(', ')}) or null; got ${describeValue(hooks)}`);
   const h = hooks as Record<string, unknown>;
   for (const m of HOOK_METHODS) {
-    if (h[m] !== undefined && typeof h[m] !== 'function') throw new RequestError(`request.hooks.${m} must be a function or left out; got ${shown(h[m])}`);
+    if (h[m] !== undefined && typeof h[m] !== 'function') throw new RequestError(`request.hooks.${m} must be a function or left out; got ${describeValue(h[m])}`);
   }
 }

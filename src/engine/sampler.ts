@@ -1,3 +1,4 @@
+import { describeValue } from '../util/quote';
 import { Rng } from '../util/random';
 
 /**
@@ -23,12 +24,6 @@ export class SamplingError extends Error {
   override readonly name = 'SamplingError';
 }
 
-function shown(v: unknown): string {
-  if (v === undefined) return 'missing';
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 37)}…` : v);
-  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return Array.isArray(v) ? 'an array' : typeof v;
-}
 
 /**
  * Refuses sampling options that would otherwise be read as something else: a NaN or negative
@@ -37,12 +32,12 @@ function shown(v: unknown): string {
  */
 export function checkSamplingOptions(options: unknown, where = 'sampling'): asserts options is SamplingOptions {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new SamplingError(`${where} must be an object { temperature?, topK?, topP?, seed? }; got ${shown(options)}`);
+    throw new SamplingError(`${where} must be an object { temperature?, topK?, topP?, seed? }; got ${describeValue(options)}`);
   }
   const o = options as Record<string, unknown>;
   const field = (k: string, ok: (v: number) => boolean, rule: string) => {
     const v = o[k];
-    if (v !== undefined && (typeof v !== 'number' || !ok(v))) throw new SamplingError(`${where}.${k} must be ${rule}; got ${shown(v)}`);
+    if (v !== undefined && (typeof v !== 'number' || !ok(v))) throw new SamplingError(`${where}.${k} must be ${rule}; got ${describeValue(v)}`);
   };
   field('temperature', (v) => Number.isFinite(v) && v >= 0, 'a finite number ≥ 0 (0: greedy)');
   field('topK', (v) => Number.isSafeInteger(v) && v >= 0, 'an integer ≥ 0 (0: all tokens)');

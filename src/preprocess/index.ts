@@ -14,6 +14,7 @@ import { centerCropPixels, resizePil, shortestEdgeSize, PIL_BICUBIC } from './re
 import { compileTemplate, renderTemplate, type CompiledTemplate } from './chat-template';
 import { checkImageProcessorConfig, MAX_INPUT_PIXELS } from './image-config';
 import { PreprocessError } from './errors';
+import { quoteValue } from '../util/quote';
 import { toRgb, type ImageInput } from './image-input';
 
 export { MAX_IMAGE_SIDE, MAX_INPUT_PIXELS, checkImageProcessorConfig, ImageConfigError } from './image-config';
@@ -226,7 +227,7 @@ function checkProcessorType(value: unknown, where: string): void {
   const Base = transformers.ImageProcessor as unknown as abstract new (...args: never[]) => unknown;
   const cls = (transformers as unknown as Record<string, unknown>)[name];
   const known = OWN_PROCESSORS.has(name) || (typeof cls === 'function' && cls.prototype instanceof Base);
-  if (!known) throw new PreprocessError(`${where}: preprocessor_config.json image_processor_type is ${shown(value)}; it must name an image processor class (CLIPImageProcessor, SiglipImageProcessor, LlavaNextImageProcessor, LlavaOnevisionImageProcessor, Idefics3ImageProcessor, …)`);
+  if (!known) throw new PreprocessError(`${where}: preprocessor_config.json image_processor_type is ${quoteValue(value, 120)}; it must name an image processor class (CLIPImageProcessor, SiglipImageProcessor, LlavaNextImageProcessor, LlavaOnevisionImageProcessor, Idefics3ImageProcessor, …)`);
 }
 
 /**
@@ -240,7 +241,7 @@ function checkTowerInput(c: Json, imageSize: { height: number; width: number } |
   if (typeof side !== 'number') return;
   if (imageSize && imageSize.height === side && imageSize.width === side) return;
   const field = c['do_center_crop'] ? 'crop_size' : c['do_resize'] === false ? 'do_resize' : 'size';
-  const why = field === 'do_resize' ? 'do_resize false without a centre crop' : `${field} ${shown(c[field])}${c['do_center_crop'] ? '' : ' without a centre crop'}`;
+  const why = field === 'do_resize' ? 'do_resize false without a centre crop' : `${field} ${quoteValue(c[field], 120)}${c['do_center_crop'] ? '' : ' without a centre crop'}`;
   const got = imageSize ? `${imageSize.width}×${imageSize.height} images` : `images of varying size (${why})`;
   throw new PreprocessError(`${where}: preprocessor_config.json ${field} makes ${got}, but the vision tower takes ${side}×${side} (config.json vision_config.image_size)`);
 }
@@ -256,7 +257,7 @@ function checkIdefics3Tiles(c: Json, modelConfig: Json, hasToken: (t: string) =>
   if (type !== 'Idefics3ImageProcessor' && modelConfig['model_type'] !== 'idefics3') return;
   const size = c['size'] as Json | undefined;
   if (size !== undefined && size !== null && (typeof size !== 'object' || size['longest_edge'] === undefined)) {
-    throw new PreprocessError(`${where}: preprocessor_config.json size is ${shown(size)}; Idefics3ImageProcessor needs { "longest_edge": pixels }`);
+    throw new PreprocessError(`${where}: preprocessor_config.json size is ${quoteValue(size, 120)}; Idefics3ImageProcessor needs { "longest_edge": pixels }`);
   }
   if (c['do_image_splitting'] === false) return;
   const tower = (modelConfig['vision_config'] as Json | undefined)?.['image_size'];
@@ -320,16 +321,6 @@ function tokenizerIdRange(json: Json, where: string): number {
   return max;
 }
 
-/** A value for a message, at most 120 characters of it. */
-function shown(value: unknown): string {
-  let s: string;
-  try {
-    s = JSON.stringify(value) ?? String(value);
-  } catch {
-    s = String(value);
-  }
-  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
-}
 
 /** The tokenizer.json parts transformers.js builds from a `type`, and the list each Sequence of them keeps its children in. */
 const TOKENIZER_PARTS = { normalizer: 'normalizers', pre_tokenizer: 'pretokenizers', decoder: 'decoders', post_processor: 'processors' } as const;
@@ -408,7 +399,7 @@ export function nestedRepetition(pattern: string): boolean {
 function checkTokenizerShape(json: Json, where: string): string[] {
   const regexes: string[] = [];
   const fail = (field: string, value: unknown, why: string): never => {
-    throw new PreprocessError(`${where}: tokenizer.json ${field} is ${shown(value)}: ${why}`);
+    throw new PreprocessError(`${where}: tokenizer.json ${field} is ${quoteValue(value, 120)}: ${why}`);
   };
   const model = json['model'] as Json;
   const type = model['type'];
@@ -435,7 +426,7 @@ function checkTokenizerShape(json: Json, where: string): string[] {
       if (typeof p['Regex'] === 'string' && nestedRepetition(p['Regex'])) {
         fail(`${path}.pattern.Regex`, p['Regex'], 'it repeats a group that repeats or alternates ((x+)+, (a|aa)*), which can take exponential time on a prompt');
       }
-      if (typeof p['Regex'] === 'string') regexes.push(`${path}.pattern.Regex ${shown(p['Regex'])}`);
+      if (typeof p['Regex'] === 'string') regexes.push(`${path}.pattern.Regex ${quoteValue(p['Regex'], 120)}`);
     }
     for (const key of ['single', 'pair'] as const) if (n[key] !== undefined && !Array.isArray(n[key])) fail(`${path}.${key}`, n[key], 'it must be a list');
     const children = n[list];
@@ -457,7 +448,7 @@ function checkSpecialTokens(config: Json | null, file: string, where: string): v
   for (const key of SPECIAL_KEYS) {
     const v = config[key];
     if (v === undefined || v === null || tokenString(v) !== undefined) continue;
-    throw new PreprocessError(`${where}: ${file} ${key} is ${shown(v)}; it must be a token string, an { "content": string } object, or null`);
+    throw new PreprocessError(`${where}: ${file} ${key} is ${quoteValue(v, 120)}; it must be a token string, an { "content": string } object, or null`);
   }
 }
 
@@ -467,7 +458,7 @@ const TOKENIZER_SWITCHES = ['add_bos_token', 'add_eos_token', 'add_prefix_space'
 function checkTokenizerSwitches(config: Json | null, where: string): void {
   for (const key of TOKENIZER_SWITCHES) {
     const v = config?.[key];
-    if (v !== undefined && v !== null && typeof v !== 'boolean') throw new PreprocessError(`${where}: tokenizer_config.json ${key} is ${shown(v)}; it must be true or false`);
+    if (v !== undefined && v !== null && typeof v !== 'boolean') throw new PreprocessError(`${where}: tokenizer_config.json ${key} is ${quoteValue(v, 120)}; it must be true or false`);
   }
 }
 
@@ -475,7 +466,7 @@ function checkTokenizerSwitches(config: Json | null, where: string): void {
 function checkTokenizerConfigTemplate(value: unknown, where: string): void {
   if (value === undefined || value === null || typeof value === 'string') return;
   const ok = Array.isArray(value) && value.every((x) => x && typeof x === 'object' && typeof (x as Json)['name'] === 'string' && typeof (x as Json)['template'] === 'string');
-  if (!ok) throw new PreprocessError(`${where}: tokenizer_config.json chat_template is ${shown(value)}; it must be a template string or a list of { "name": string, "template": string }`);
+  if (!ok) throw new PreprocessError(`${where}: tokenizer_config.json chat_template is ${quoteValue(value, 120)}; it must be a template string or a list of { "name": string, "template": string }`);
 }
 
 /** generation_config.json's single token ids: an integer the tokenizer can produce, or null/absent. */
@@ -484,7 +475,7 @@ function checkGenerationIds(config: Json, maxTokenId: number, where: string): vo
     const v = config[key];
     if (v === undefined || v === null) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > maxTokenId) {
-      throw new PreprocessError(`${where}: generation_config.json ${key} is ${shown(v)}; it must be a token id (an integer from 0 to ${maxTokenId}) or null`);
+      throw new PreprocessError(`${where}: generation_config.json ${key} is ${quoteValue(v, 120)}; it must be a token id (an integer from 0 to ${maxTokenId}) or null`);
     }
   }
 }
@@ -640,7 +631,7 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   const imageToken = imageTokenRaw;
   const imageTokenId = tokenizer.convert_tokens_to_ids(imageToken) as number | null | undefined;
   if (typeof imageTokenId !== 'number' || imageTokenId === tokenizer.unk_token_id) {
-    const from = processorConfig['image_token'] !== undefined ? ` (processor_config.json image_token ${shown(imageToken)})` : '';
+    const from = processorConfig['image_token'] !== undefined ? ` (processor_config.json image_token ${quoteValue(imageToken, 120)})` : '';
     throw new PreprocessError(`${where}: tokenizer.json has no "${imageToken}" token${from}`);
   }
   const configImageId = modelConfig['image_token_index'] ?? modelConfig['image_token_id'];
@@ -682,7 +673,7 @@ export async function loadPreprocessor(source: ModelSource, options: Preprocesso
   }
   const seqLen = processorConfig['image_seq_len'];
   if (seqLen !== undefined && seqLen !== null && (typeof seqLen !== 'number' || !Number.isInteger(seqLen) || seqLen < 1 || seqLen > 1 << 16)) {
-    throw new PreprocessError(`${where}: processor_config.json image_seq_len is ${shown(seqLen)}; it must be an integer from 1 to ${1 << 16} (tokens per image frame)`);
+    throw new PreprocessError(`${where}: processor_config.json image_seq_len is ${quoteValue(seqLen, 120)}; it must be an integer from 1 to ${1 << 16} (tokens per image frame)`);
   }
   for (const field of ['patch_size', 'num_additional_image_tokens'] as const) {
     const v = processorConfig[field];

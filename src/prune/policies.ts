@@ -17,6 +17,7 @@ import { gatherRows } from '../kernels/gather-rows';
 import { headMeanAttention } from '../kernels/head-mean-attention';
 import type { AttentionHookArgs, DecoderHooks, KeepRows } from '../models/hooks';
 import { keepAllBut } from '../util/bytes';
+import { quoteValue } from '../util/quote';
 import { Rng } from '../util/random';
 import { RecipeError, rescaleCounts, type Recipe } from './recipe';
 
@@ -35,17 +36,6 @@ const POLICY_KINDS = ['none', 'fitprune', 'fastv', 'random'] as const;
 /** Seeds are 32-bit (Rng keeps seed >>> 0): a larger or fractional one would silently become another. */
 const MAX_SEED = 2 ** 32 - 1;
 
-function quoted(v: unknown): string {
-  if (v === undefined) return 'missing';
-  if (typeof v === 'number') return String(v);
-  let s: string;
-  try {
-    s = JSON.stringify(v) ?? String(v);
-  } catch {
-    s = String(v);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
-}
 
 /**
  * Checks what a policy can be checked for without the model (its kind and the types and ranges
@@ -54,30 +44,30 @@ function quoted(v: unknown): string {
  */
 export function checkPruningPolicy(policy: unknown): asserts policy is PruningPolicy {
   if (typeof policy !== 'object' || policy === null || Array.isArray(policy)) {
-    throw new PruningPolicyError(`request.pruning must be an object { kind: ${POLICY_KINDS.map((k) => `"${k}"`).join(' | ')}, … }; got ${quoted(policy)}`);
+    throw new PruningPolicyError(`request.pruning must be an object { kind: ${POLICY_KINDS.map((k) => `"${k}"`).join(' | ')}, … }; got ${quoteValue(policy)}`);
   }
   const p = policy as Record<string, unknown>;
   const kind = p['kind'];
   if (typeof kind !== 'string' || !(POLICY_KINDS as readonly string[]).includes(kind)) {
-    throw new PruningPolicyError(`request.pruning.kind must be one of ${POLICY_KINDS.map((k) => `"${k}"`).join(', ')}; got ${quoted(kind)}`);
+    throw new PruningPolicyError(`request.pruning.kind must be one of ${POLICY_KINDS.map((k) => `"${k}"`).join(', ')}; got ${quoteValue(kind)}`);
   }
   if (kind === 'fastv') {
     const K = p['layer'];
-    if (typeof K !== 'number' || !Number.isInteger(K) || K < 1) throw new PruningPolicyError(`request.pruning.layer (FastV's K) must be an integer ≥ 1 (and below the model's layer count); got ${quoted(K)}`);
+    if (typeof K !== 'number' || !Number.isInteger(K) || K < 1) throw new PruningPolicyError(`request.pruning.layer (FastV's K) must be an integer ≥ 1 (and below the model's layer count); got ${quoteValue(K)}`);
     const R = p['ratio'];
-    if (typeof R !== 'number' || !(R >= 0 && R <= 1)) throw new PruningPolicyError(`request.pruning.ratio (FastV's R, the fraction of visual tokens dropped) must be a number in [0, 1]; got ${quoted(R)}`);
+    if (typeof R !== 'number' || !(R >= 0 && R <= 1)) throw new PruningPolicyError(`request.pruning.ratio (FastV's R, the fraction of visual tokens dropped) must be a number in [0, 1]; got ${quoteValue(R)}`);
   }
   if (kind === 'fitprune' || kind === 'random') {
     const recipe = p['recipe'];
     if (typeof recipe !== 'object' || recipe === null || Array.isArray(recipe)) {
-      throw new PruningPolicyError(`request.pruning.recipe (${kind}) must be an object { counts, referenceVisualTokens } (a parsed recipe); got ${quoted(recipe)}`);
+      throw new PruningPolicyError(`request.pruning.recipe (${kind}) must be an object { counts, referenceVisualTokens } (a parsed recipe); got ${quoteValue(recipe)}`);
     }
     rescaleCounts(recipe as Pick<Recipe, 'counts' | 'referenceVisualTokens'>, 0); // refuses counts and N_ref that are not counts, naming them
   }
   if (kind === 'random') {
     const seed = p['seed'];
     if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
-      throw new PruningPolicyError(`request.pruning.seed (random) must be an integer in [0, ${MAX_SEED}]; got ${quoted(seed)}`);
+      throw new PruningPolicyError(`request.pruning.seed (random) must be an integer in [0, ${MAX_SEED}]; got ${quoteValue(seed)}`);
     }
   }
 }
@@ -249,8 +239,8 @@ const fastvPolicy: HookFactory<Extract<PruningPolicy, { kind: 'fastv' }>> = (pol
   const { ctx } = c;
   const L = c.o.numLayers;
   const { layer: K, ratio: R } = policy;
-  if (!Number.isInteger(K) || K < 1 || K >= L) throw new PruningPolicyError(`request.pruning.layer (FastV's K) must be an integer in [1, ${L - 1}] for this ${L}-layer model; got ${quoted(K)}`);
-  if (!(R >= 0 && R <= 1)) throw new PruningPolicyError(`request.pruning.ratio (FastV's R) must be a number in [0, 1]; got ${quoted(R)}`);
+  if (!Number.isInteger(K) || K < 1 || K >= L) throw new PruningPolicyError(`request.pruning.layer (FastV's K) must be an integer in [1, ${L - 1}] for this ${L}-layer model; got ${quoteValue(K)}`);
+  if (!(R >= 0 && R <= 1)) throw new PruningPolicyError(`request.pruning.ratio (FastV's R) must be a number in [0, 1]; got ${quoteValue(R)}`);
   let scores: Tensor | null = null;
   return {
     wantsRowStats: (l, phase) => phase === 'prefill' && l === K - 1,

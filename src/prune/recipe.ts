@@ -4,6 +4,7 @@
  * a fingerprint of its config) so a recipe is never applied to a model it was not made for.
  */
 import type { ModelInfo } from '../models/family';
+import { quoteValue } from '../util/quote';
 import { architectureFlops, referenceFlops } from './flops';
 
 export const RECIPE_FORMAT = 'fitprune-web/recipe';
@@ -51,22 +52,8 @@ const MAX_TEXT = 4096;
 const MAX_PROMPT_TOKENS = 1 << 22;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** A value as the error messages quote it (short, and "missing" for undefined). */
-function shown(v: unknown): string {
-  if (v === undefined) return 'missing';
-  if (typeof v === 'number') return String(v);
-  let s: string;
-  try {
-    // NaN and ±Infinity inside a list would print as null: show them as they are.
-    s = JSON.stringify(v, (_k, x: unknown) => (typeof x === 'number' && !Number.isFinite(x) ? `<${x}>` : x)) ?? String(v);
-    s = s.replace(/"<(NaN|-?Infinity)>"/g, '$1');
-  } catch {
-    s = String(v);
-  }
-  return s.length > 60 ? `${s.slice(0, 57)}…` : s;
-}
 function refuse(field: string, rule: string, value: unknown): never {
-  throw new RecipeError(`recipe "${field}" must be ${rule}; got ${shown(value)}`);
+  throw new RecipeError(`recipe "${field}" must be ${rule}; got ${quoteValue(value)}`);
 }
 const isInt = (v: unknown, lo: number, hi: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
 const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
@@ -229,9 +216,9 @@ export function parseRecipe(json: unknown, model: RecipeModel): Recipe {
   }
   if (!isObject(json)) throw new RecipeError('the recipe must be a JSON object');
   const r = json;
-  if (r['format'] !== RECIPE_FORMAT) throw new RecipeError(`not a fitprune-web recipe (format ${shown(r['format'])}, expected "${RECIPE_FORMAT}")`);
+  if (r['format'] !== RECIPE_FORMAT) throw new RecipeError(`not a fitprune-web recipe (format ${quoteValue(r['format'])}, expected "${RECIPE_FORMAT}")`);
   const version = r['version'];
-  if (version !== 1 && version !== RECIPE_VERSION) throw new RecipeError(`recipe version ${shown(version)} is not supported (expected 1 or ${RECIPE_VERSION})`);
+  if (version !== 1 && version !== RECIPE_VERSION) throw new RecipeError(`recipe version ${quoteValue(version)} is not supported (expected 1 or ${RECIPE_VERSION})`);
   // Version 1 stored the fraction of FLOPs removed; everything now speaks of the fraction kept.
   const budget =
     version === 1
@@ -250,7 +237,7 @@ export function parseRecipe(json: unknown, model: RecipeModel): Recipe {
     throw new RecipeError(`the recipe is for a ${layers}-layer model; this model has ${L} layers`);
   }
   if (fingerprint !== model.fingerprint) {
-    throw new RecipeError(`the recipe was made for another model (${shown(id)}, config fingerprint ${fingerprint}); this model's fingerprint is ${model.fingerprint}`);
+    throw new RecipeError(`the recipe was made for another model (${quoteValue(id)}, config fingerprint ${fingerprint}); this model's fingerprint is ${model.fingerprint}`);
   }
   const t = model.flops.text;
   for (const [k, want] of [['hiddenSize', t.hiddenSize], ['intermediateSize', t.intermediateSize]] as const) {
@@ -288,7 +275,7 @@ export function rescaleCounts(recipe: Pick<Recipe, 'counts' | 'referenceVisualTo
   if (!Array.isArray(counts) || !counts.every((k) => isInt(k, 0, Number.MAX_SAFE_INTEGER))) {
     refuse('counts', 'a list of non-negative integers (visual tokens deleted at each layer)', counts);
   }
-  if (!isInt(visualTokens, 0, Number.MAX_SAFE_INTEGER)) throw new RecipeError(`rescaleCounts: visual tokens must be a non-negative integer, got ${shown(visualTokens)}`);
+  if (!isInt(visualTokens, 0, Number.MAX_SAFE_INTEGER)) throw new RecipeError(`rescaleCounts: visual tokens must be a non-negative integer, got ${quoteValue(visualTokens)}`);
   if (visualTokens === nRef) return [...(counts as number[])];
   return (counts as number[]).map((k) => Math.floor((k * visualTokens) / nRef));
 }
