@@ -4,10 +4,11 @@
  * replay (`npm run fuzz -- --case K`) all build the same case.
  */
 import type { Engine, GenerateRequest, GenerateResult } from '../../src/engine/engine';
+import type { ModelSource } from '../../src/load/source';
 import type { Rng } from '../../src/util/random';
 
 /** The input families of issue 20; every case belongs to one. */
-export const FUZZ_FAMILIES = ['safetensors', 'config', 'tokenizer', 'preprocessor', 'chat-template', 'recipe', 'dataset', 'request'] as const;
+export const FUZZ_FAMILIES = ['safetensors', 'config', 'tokenizer', 'preprocessor', 'chat-template', 'recipe', 'dataset', 'request', 'source'] as const;
 export type FuzzFamily = (typeof FUZZ_FAMILIES)[number];
 
 /** The tiny checkpoints cases start from (keys of TINY_ARCHS). */
@@ -53,8 +54,8 @@ export interface FuzzEnv {
   signal: AbortSignal;
   /** The default question (a short prompt, a small image, two new tokens) for an arch. */
   defaultRequest(arch: FuzzArch): GenerateRequest;
-  /** Loads these files as a model and asks `request` (default: the arch's default question). */
-  loadAndAsk(files: ReadonlyMap<string, Uint8Array>, arch: FuzzArch, request?: GenerateRequest): Promise<GenerateResult>;
+  /** Loads these files (or this source) as a model and asks `request` (default: the arch's default question). */
+  loadAndAsk(files: ReadonlyMap<string, Uint8Array> | ModelSource, arch: FuzzArch, request?: GenerateRequest): Promise<GenerateResult>;
   /** Makes sure the unchanged model of `arch` is loaded, then asks `request`. */
   ask(arch: FuzzArch, request: GenerateRequest): Promise<GenerateResult>;
   /** The unchanged model's tokens for the default question (computed once per arch). */

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine, type GenerateRequest, type GenerateResult } from '../../src/engine/engine';
+import type { ModelSource } from '../../src/load/source';
 import { Rng } from '../../src/util/random';
 import { TINY_ARCHS } from '../../test/fixtures/tiny/index';
 import type { FuzzArch, FuzzEnv, GenContext } from './case';
@@ -46,9 +47,9 @@ export class ChildEnv implements FuzzEnv {
     return { prompt: 'What is in the picture?', image: defaultImage(arch), maxNewTokens: 2, signal: this.signal };
   }
 
-  async loadAndAsk(files: ReadonlyMap<string, Uint8Array>, arch: FuzzArch, request?: GenerateRequest): Promise<GenerateResult> {
+  async loadAndAsk(files: ReadonlyMap<string, Uint8Array> | ModelSource, arch: FuzzArch, request?: GenerateRequest): Promise<GenerateResult> {
     this.loaded = 'other'; // whatever happens next, the unchanged model may not be the one loaded
-    await this.engine.load({ files, name: `fuzz:${arch}` }, { signal: this.signal });
+    await this.engine.load(files instanceof Map ? { files, name: `fuzz:${arch}` } : (files as ModelSource), { signal: this.signal });
     return this.engine.generate({ ...(request ?? this.defaultRequest(arch)), signal: this.signal });
   }
 

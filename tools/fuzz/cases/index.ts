@@ -11,9 +11,10 @@ import { preprocessorCases } from './preprocessor';
 import { recipeCases } from './recipe';
 import { requestCases } from './request';
 import { safetensorsCases } from './safetensors';
+import { sourceCases } from './source';
 import { tokenizerCases } from './tokenizer';
 
-export const GENERATORS: readonly CaseGenerator[] = [safetensorsCases, configCases, tokenizerCases, preprocessorCases, chatTemplateCases, recipeCases, datasetCases, requestCases];
+export const GENERATORS: readonly CaseGenerator[] = [safetensorsCases, configCases, tokenizerCases, preprocessorCases, chatTemplateCases, recipeCases, datasetCases, requestCases, sourceCases];
 
 /** A 32-bit seed for case `index` of run `seed` (so cases do not depend on each other). */
 export function caseSeed(seed: number, index: number): number {
