@@ -15,6 +15,7 @@
 type BufferState = 'live' | 'pending' | 'free';
 
 interface Owned {
+  /** When it was last handed out (a counter): what mark / destroyLiveSince compare. */
   serial: number;
   state: BufferState;
 }
@@ -61,7 +62,9 @@ export class BufferPool {
     if (reused) {
       this.freeBytes -= size;
       this.liveBytes += size;
-      this.owned.get(reused)!.state = 'live';
+      const entry = this.owned.get(reused)!;
+      entry.state = 'live';
+      entry.serial = this.nextSerial++; // handed out again: it belongs to whoever asked now
       return reused;
     }
     const buffer = this.device.createBuffer({ size, usage, label });
@@ -115,13 +118,14 @@ export class BufferPool {
     this.freeBytes = 0;
   }
 
-  /** A point in the pool's history: buffers created after it have a serial ≥ the mark. */
+  /** A point in the pool's history: buffers handed out after it (new or reused) have a serial ≥ the mark. */
   mark(): number {
     return this.nextSerial;
   }
 
   /**
-   * Destroys the buffers created since `mark` that are still handed out, and returns how many
+   * Destroys the buffers handed out since `mark` (created or reused from the free list) that are
+   * still held, and returns how many
    * bytes that freed. For a failed load: whatever it allocated and did not give back is
    * unreachable (the half-built model is dropped), so it must not stay on the GPU. Tensors
    * that still point at such a buffer release it later as a no-op.

@@ -155,6 +155,23 @@ describe('GpuContext', () => {
     }
   });
 
+  it('a buffer reused from the free list after the mark counts as handed out since it (a failed load leaks no reused buffer)', async () => {
+    const ctx = await acquireGpu({ gpu: g.__FITPRUNE_TEST_GPU__ });
+    try {
+      const old = ctx.empty([2000], 'f32');
+      const buffer = old.buffer;
+      old.dispose();
+      ctx.flush(); // now free, created before the mark
+      const mark = ctx.pool.mark();
+      const reused = ctx.empty([2000], 'f32');
+      expect(reused.buffer).toBe(buffer);
+      expect(ctx.pool.destroyLiveSince(mark)).toBe(8192);
+      expect(ctx.memory).toEqual({ liveBuffers: 0, liveBytes: 0, pendingBytes: 0, freeBytes: 0 });
+    } finally {
+      ctx.destroy();
+    }
+  });
+
   it('an out-of-memory scope passes a task through, reports an allocation failure the device put in it, and always pops', async () => {
     const ctx = await acquireGpu({ gpu: g.__FITPRUNE_TEST_GPU__ });
     try {
