@@ -27,13 +27,14 @@ export function initSeePanel(): { show: (r: GenerateResult, image: CurrentImage,
     const { result, image, grid } = shown;
     const p = result.pruning;
     const l = Number(slider.value);
-    const indices = l === 0 ? null : (p.keptIndices?.[l - 1] ?? null);
+    const before = p.deletedBeforeDecoder > 0 ? (p.keptBeforeDecoder ?? null) : null;
+    const indices = l === 0 ? before : (p.keptIndices?.[l - 1] ?? null);
     const kept = indices ? keptPatches(indices, grid) : null;
     drawImageWithGrid(canvas, image.bitmap, { grid, showGrid: showGrid.checked, kept });
-    const n = l === 0 ? p.visualTokens : (p.keptPerLayer[l - 1] ?? p.visualTokens);
+    const n = l === 0 ? p.visualTokens - p.deletedBeforeDecoder : (p.keptPerLayer[l - 1] ?? p.visualTokens);
     const where = l === 0 ? 'Input to layer 1' : `After layer ${l} of ${p.keptPerLayer.length}`;
     const removedHere = l === 0 ? 0 : (p.deleted[l - 1] ?? 0);
-    text.textContent = `${where}: ${n} of ${p.visualTokens} visual tokens kept${l > 0 ? ` (${removedHere} removed at this layer)` : ''}. Dimmed patches are pruned.`;
+    text.textContent = `${where}: ${n} of ${p.visualTokens} visual tokens kept${l > 0 ? ` (${removedHere} removed at this layer)` : p.deletedBeforeDecoder > 0 ? ` (${p.deletedBeforeDecoder} removed before the language model)` : ''}. Dimmed patches are pruned.`;
     slider.setAttribute('aria-valuetext', `${where}, ${n} tokens kept`);
   };
   slider.addEventListener('input', draw);

@@ -434,8 +434,8 @@ export class Engine {
       const decodeMs = now() - decodeStart;
       const report = await pruning.report();
       const shape = model.flopsShape(prepared);
-      const refFlops = referenceFlops(shape.text, report.visualTokens, report.deleted);
-      const archFlops = architectureFlops(shape, inputIds.length, report.visualTokens, report.deleted);
+      const refFlops = referenceFlops(shape.text, report.visualTokens, report.deleted, report.deletedBeforeDecoder);
+      const archFlops = architectureFlops(shape, inputIds.length, report.visualTokens, report.deleted, report.deletedBeforeDecoder);
       const pruningResult: PruningResult = {
         ...report,
         grid: prepared?.grid ?? null,

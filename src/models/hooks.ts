@@ -59,6 +59,15 @@ export interface KeepRows {
   visualSpan: { start: number; end: number } | null;
 }
 
+/** What a beforeDecoder hook may return: rows to keep and, optionally, their new contents. */
+export interface InputRows extends KeepRows {
+  /**
+   * f32 [keptCount, d]: replacement input rows (a merge, e.g. pooling), in the order of `keep`,
+   * whose position ids are those of the `keep` rows. Absent: the kept rows are gathered as they are.
+   */
+  hidden?: Tensor;
+}
+
 export interface LayerHookArgs {
   ctx: GpuContext;
   layer: number;
@@ -73,6 +82,12 @@ export interface LayerHookArgs {
  * them, so a forward with only synchronous hooks still records everything into one batch.
  */
 export interface DecoderHooks {
+  /**
+   * Before layer 0, on the input embeddings (prefill and decode). Vision-side policies
+   * (DivPrune, uniform, pooling) choose here, so no layer ever sees the dropped tokens; `layer`
+   * is 0 and `hidden` holds the embedded prompt, visual rows = projected image features.
+   */
+  beforeDecoder?(args: LayerHookArgs): InputRows | void | Promise<InputRows | void>;
   /** Layers whose attention must also write row statistics (max, sum-exp) for the hook. */
   wantsRowStats?(layer: number, phase: 'prefill' | 'decode'): boolean;
   /**

@@ -97,6 +97,15 @@ export class LlamaDecoder {
     const { ctx, config: c } = this;
     let h = hidden;
     let view: SequenceView = { ...seq };
+    const input = await hooks?.beforeDecoder?.({ ctx, layer: 0, phase, seq: view, hidden: h });
+    if (input) {
+      if (input.keptCount !== view.length) ({ h, view } = this.compact(h, view, seq, input));
+      if (input.hidden) {
+        h.dispose();
+        h = input.hidden;
+      }
+      input.keep.dispose();
+    }
     for (let l = 0; l < c.numLayers; l++) {
       const w = this.weights.layers[l]!;
       const T = view.length;

@@ -15,7 +15,7 @@ import type { AttentionHookArgs, DecoderHooks, KeepRows } from '../models/hooks'
 import type { ImageInput } from '../preprocess';
 import { layerRemoval, needsPruning, searchAlpha, searchSteps } from './fit';
 import { referenceFlops, referenceLayerMacs, type ReferenceFlopsModel } from './flops';
-import { fitpruneStats, visualOffsets, VisualRows } from './policies';
+import { fitpruneStats, visualOffsets, VisualRows } from './policy-kit';
 import { keepAllBut } from '../util/bytes';
 import { makeRecipe, type Recipe } from './recipe';
 import type { PruneRunner } from './runner';

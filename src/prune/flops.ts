@@ -37,15 +37,21 @@ export function referenceLayerMacs(m: ReferenceFlopsModel, n: number, nOut: numb
   return 3 * n * d * d + 2 * n * n * d + nOut * d * d + 3 * nOut * d * m.intermediateSize;
 }
 
+const checkBefore = (fn: string, before: number, visualTokens: number) => {
+  if (!Number.isInteger(before) || before < 0 || before > visualTokens) throw new Error(`${fn}: tokens removed before the decoder must be an integer in [0, ${visualTokens}], got ${before}`);
+};
+
 /**
  * Reference-convention cost of deleting counts[l] visual tokens at layer l (incremental counts,
- * length L; a count larger than what is left deletes everything left).
+ * length L; a count larger than what is left deletes everything left), after `before` were
+ * removed ahead of layer 0 by a vision-side policy (no layer sees them; the baseline keeps all).
  */
-export function referenceFlops(m: ReferenceFlopsModel, visualTokens: number, counts: readonly number[]): ReferenceFlops {
+export function referenceFlops(m: ReferenceFlopsModel, visualTokens: number, counts: readonly number[], before = 0): ReferenceFlops {
   if (counts.length !== m.numLayers) {
     throw new Error(`referenceFlops: ${counts.length} per-layer counts for a ${m.numLayers}-layer model`);
   }
-  let n = visualTokens;
+  checkBefore('referenceFlops', before, visualTokens);
+  let n = visualTokens - before;
   let macs = 0;
   const tokensLeft: number[] = [];
   for (const k of counts) {
@@ -72,11 +78,13 @@ export interface ArchitectureFlops {
 
 /**
  * True prefill FLOPs: prompt of `promptTokens` rows of which the visual ones are removed per
- * layer by `counts` (all zeros = unpruned). Causal attention counts the keys each row sees.
+ * layer by `counts` (all zeros = unpruned), `before` of them ahead of layer 0. The vision tower
+ * and projector still run on every token (vision-side policies choose from their output). Causal attention counts the keys each row sees.
  */
-export function architectureFlops(a: ArchitectureShape, promptTokens: number, visualTokens: number, counts: readonly number[]): ArchitectureFlops {
+export function architectureFlops(a: ArchitectureShape, promptTokens: number, visualTokens: number, counts: readonly number[], before = 0): ArchitectureFlops {
   const t = a.text;
   if (counts.length !== t.numLayers) throw new Error(`architectureFlops: ${counts.length} counts for ${t.numLayers} layers`);
+  checkBefore('architectureFlops', before, visualTokens);
   const qWidth = t.numHeads * t.headDim;
   const kvWidth = t.numKvHeads * t.headDim;
   const layer = (nIn: number, nOut: number) =>
@@ -84,9 +92,9 @@ export function architectureFlops(a: ArchitectureShape, promptTokens: number, vi
     2 * t.numHeads * t.headDim * ((nIn * (nIn + 1)) / 2) + // causal QKᵀ and AV
     nOut * qWidth * t.hiddenSize + // o_proj
     3 * nOut * t.hiddenSize * t.intermediateSize; // gate, up, down
-  const lm = (ks: readonly number[]) => {
-    let n = promptTokens;
-    let vis = visualTokens;
+  const lm = (ks: readonly number[], removedBefore: number) => {
+    let n = promptTokens - removedBefore;
+    let vis = visualTokens - removedBefore;
     let macs = 0;
     for (const k of ks) {
       const removed = Math.min(k, vis);
@@ -106,8 +114,8 @@ export function architectureFlops(a: ArchitectureShape, promptTokens: number, vi
   }
   const projector = a.connector ? a.connector.tokens * a.connector.linears.reduce((s, [i, o]) => s + i * o, 0) : 0;
   const lmHead = t.hiddenSize * t.vocabSize;
-  const pruned = lm(counts);
-  const unpruned = lm(counts.map(() => 0));
+  const pruned = lm(counts, before);
+  const unpruned = lm(counts.map(() => 0), 0);
   const fixed = vision + projector + lmHead;
   const flops = 2 * (fixed + pruned);
   const baselineFlops = 2 * (fixed + unpruned);

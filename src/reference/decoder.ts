@@ -60,10 +60,21 @@ export interface ReferencePruneArgs {
   pinned: boolean[];
 }
 
+/** What a reference policy sees before layer 0. */
+export interface ReferenceInputArgs {
+  hidden: Float32Array;
+  width: number;
+  positions: number[];
+  visualSpan: { start: number; end: number } | null;
+  pinned: boolean[];
+}
+
 /** Rows to keep (ascending) and the visual span after the cut; null keeps everything. */
 export type ReferencePruneResult = { keep: number[]; visualSpan: { start: number; end: number } | null } | null;
 
 export interface ReferencePruner {
+  /** Before layer 0 on the embedded rows [T, d] (vision-side policies); `hidden` replaces the kept rows (a merge) when given. */
+  beforeDecoder?(a: ReferenceInputArgs): (NonNullable<ReferencePruneResult> & { hidden?: Float32Array }) | null;
   afterAttention?(a: ReferencePruneArgs): ReferencePruneResult;
   /** Placement after the layer (FastV); sees the same attention as afterAttention did. */
   afterLayer?(a: ReferencePruneArgs): ReferencePruneResult;
@@ -104,6 +115,13 @@ export function referenceDecoder(
   let span = visualSpan;
   let pinned = Array.from({ length: pos.length }, () => false);
   for (const r of pinnedRows) pinned[r] = true;
+  const input = pruner?.beforeDecoder?.({ hidden: h, width: d, positions: pos, visualSpan: span, pinned });
+  if (input) {
+    h = input.hidden ?? pickRows(h, d, input.keep);
+    pos = input.keep.map((r) => pos[r]!);
+    pinned = input.keep.map((r) => pinned[r]!);
+    span = input.visualSpan;
+  }
   names.layers.forEach((l, li) => {
     let T = pos.length;
     const xn = rmsnorm(h, get(l.inputNorm), T, d, t.rmsNormEps);

@@ -30,6 +30,7 @@ export function recordReferenceKept(
     return r;
   };
   const wrapped: ReferencePruner = {
+    beforeDecoder: pruner.beforeDecoder && ((a) => record(pruner.beforeDecoder!(a), a.positions)),
     afterAttention: pruner.afterAttention && ((a) => record(pruner.afterAttention!(a), a.positions)),
     afterLayer: (a) => {
       const r = pruner.afterLayer ? record(pruner.afterLayer(a), a.positions) : null;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { architectureFlops, referenceFlops } from '../../src/prune/flops';
+import type { FlopsShape } from '../../src/models/family';
 
 // LLaVA-1.5-7B, 576 visual tokens; the released FitPrune recipes (see shared docs/fitprune.md).
 const LLAVA_7B = { hiddenSize: 4096, intermediateSize: 11008, numLayers: 32 };
@@ -60,5 +61,28 @@ describe('architecture FLOPs', () => {
     const everything = architectureFlops(shape, 700, 576, [10_000, ...RECIPE_60.slice(1)]);
     const textOnly = architectureFlops(shape, 124, 0, none);
     expect(everything.breakdown.languageModel).toBeGreaterThan(textOnly.breakdown.languageModel);
+  });
+});
+
+describe('tokens removed before the decoder (vision-side policies)', () => {
+  const m = { hiddenSize: 64, intermediateSize: 160, numLayers: 4 };
+  it('cost what an image with that many fewer tokens costs, against the full baseline', () => {
+    const before = referenceFlops(m, 100, [0, 0, 0, 0], 40);
+    const smaller = referenceFlops(m, 60, [0, 0, 0, 0]);
+    expect(before.macs).toBe(smaller.macs);
+    expect(before.baselineMacs).toBe(referenceFlops(m, 100, [0, 0, 0, 0]).baselineMacs);
+    expect(before.tokensLeft).toEqual([60, 60, 60, 60]);
+    expect(() => referenceFlops(m, 100, [0, 0, 0, 0], 101)).toThrow(/before the decoder must be an integer in \[0, 100\]/);
+  });
+  it('in the architecture count too: the vision tower still runs on every token', () => {
+    const shape: FlopsShape = {
+      text: { hiddenSize: 64, intermediateSize: 160, numLayers: 4, numHeads: 4, numKvHeads: 2, headDim: 16, vocabSize: 300 },
+      vision: null,
+      connector: null,
+    };
+    const a = architectureFlops(shape, 130, 100, [0, 0, 0, 0], 40);
+    const b = architectureFlops(shape, 90, 60, [0, 0, 0, 0]);
+    expect(a.flops).toBe(b.flops);
+    expect(a.baselineFlops).toBe(architectureFlops(shape, 130, 100, [0, 0, 0, 0]).baselineFlops);
   });
 });
