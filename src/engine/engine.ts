@@ -370,6 +370,7 @@ export class Engine {
       visualTokens,
       fixedOffsets: placements[0]?.fixedOffsets ?? [],
       recordIndices: request.recordKeptIndices,
+      ...(prepared?.tokens ? { layout: prepared.tokens } : {}),
     });
     const images: Tensor[] = []; // features this request owns (disposed at the end)
     const cachedImages: Tensor[] = []; // owned by the cache

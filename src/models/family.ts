@@ -94,6 +94,21 @@ export interface VisualGrid {
 
 export type ImageRegion = 'centre-square' | 'whole-image';
 
+/**
+ * Where each visual token of one image sits in 2-D, for the spatial policies (uniform, pooling,
+ * windowed scores) and the positional-bias figures. Unlike VisualGrid (cells on one grid over the
+ * image, for heatmaps) every sub-image keeps its own grid: LLaVA-1.5 has one; LLaVA-NeXT and
+ * OneVision the base image and the unpadded tile grid; Idefics3 the tiles together and the global image.
+ */
+export interface TokenLayout {
+  groups: { rows: number; cols: number }[];
+  /** Per visual token (0..N−1 in prompt order, tile markers not counted): its group, or −1 for a token with no place (newline tokens). */
+  group: Int32Array;
+  /** Row and column inside the token's group (−1 when group is −1). */
+  row: Int32Array;
+  col: Int32Array;
+}
+
 /** An image made ready for one family: pixels per tower run and its place in the prompt. */
 export interface PreparedImage {
   /** CHW f32 pixels per vision-tower run, in the order the family encodes them. */
@@ -105,6 +120,8 @@ export interface PreparedImage {
   /** Family-specific geometry the encoder needs (tile grid, unpadded size); opaque to callers. */
   layout: unknown;
   grid: VisualGrid;
+  /** The visual tokens' own 2-D places (see TokenLayout). */
+  tokens?: TokenLayout;
 }
 
 /** The image tokens of one image: its runs of image-token ids and the region they span. */

@@ -28,17 +28,11 @@ export interface EvalRow {
   predictions: { question: string; answer: string; prediction: string; correct: boolean }[];
 }
 
+/** A short label of a policy and its parameters, for tables. */
 export function policyName(p: PruningPolicy): string {
-  switch (p.kind) {
-    case 'none':
-      return 'none';
-    case 'fitprune':
-      return 'fitprune';
-    case 'random':
-      return 'random';
-    case 'fastv':
-      return `fastv(K=${p.layer}, R=${p.ratio.toFixed(3)})`;
-  }
+  if (p.kind === 'fastv') return `fastv(K=${p.layer}, R=${p.ratio.toFixed(3)})`;
+  const ratio = 'ratio' in p && typeof p.ratio === 'number' ? `(R=${p.ratio.toFixed(3)})` : '';
+  return `${p.kind}${ratio}`;
 }
 
 /**

@@ -7,6 +7,7 @@ import type { GpuContext } from '../gpu/context';
 import type { Tensor } from '../gpu/tensor';
 import { attentionStats } from '../kernels/attention-stats';
 import { elementwise } from '../kernels/elementwise';
+import type { TokenLayout } from '../models/family';
 import type { AttentionHookArgs, DecoderHooks } from '../models/hooks';
 import type { PruningPolicy } from './policies';
 import type { Recipe } from './recipe';
@@ -97,6 +98,8 @@ export interface SessionOptions {
   /** Offsets inside the image's region that are tile markers (never pruned). */
   fixedOffsets?: readonly number[];
   recordIndices?: boolean;
+  /** Each visual token's 2-D place, when the family reports it (spatial policies need it). */
+  layout?: TokenLayout;
 }
 
 /** What a policy's hook factory gets: the session's bookkeeping and the options. */
